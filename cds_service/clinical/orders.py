@@ -1,0 +1,92 @@
+"""Draft orders: which are checked, and the MedicationRequests that suggestions carry (section 11)."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
+from cds_service.clinical.advice import fmt
+from cds_service.clinical.facts import MedicationOrder, PatientFacts
+from cds_service.clinical.knowledge import Knowledge
+
+HOURS_PER_DAY = 24
+
+
+def checked_orders(facts: PatientFacts) -> list[MedicationOrder]:
+    """order-select: the selected draft orders; order-sign: every draft order."""
+    if facts.selections is None:
+        return list(facts.draft_orders)
+    selected = set(facts.selections)
+    return [o for o in facts.draft_orders if o.id and f"MedicationRequest/{o.id}" in selected]
+
+
+def dose_quantity(mg: int, knowledge: Knowledge) -> dict[str, Any]:
+    """A UCUM mg Quantity."""
+    return {"value": mg, "unit": "mg", "system": knowledge.systems.ucum, "code": "mg"}
+
+
+def frequency_text(per_day: Decimal | None) -> str:
+    """'once daily', 'every 12 h' or 'n times a day' for doses per day (None: single dose)."""
+    if per_day is None:
+        return "as a single daily dose"
+    if per_day == 1:
+        return "once daily"
+    hours = Decimal(HOURS_PER_DAY) / per_day
+    if hours == hours.to_integral_value():
+        return f"every {fmt(hours)} h"
+    return f"{fmt(per_day)} times a day"
+
+
+def new_order(
+    knowledge: Knowledge,
+    *,
+    drug: str,
+    patient_id: str,
+    dose_mg: int,
+    text: str,
+    repeat: Mapping[str, Any],
+) -> dict[str, Any]:
+    """A draft R4 MedicationRequest for `drug` (knowledge medications key) at `dose_mg`."""
+    medication = knowledge.medications[drug]
+    return {
+        "resourceType": "MedicationRequest",
+        "status": "draft",
+        "intent": "order",
+        "subject": {"reference": f"Patient/{patient_id}"},
+        "medicationCodeableConcept": {
+            "coding": [
+                {
+                    "system": knowledge.systems.rxnorm,
+                    "code": medication.ingredient,
+                    "display": medication.display,
+                }
+            ],
+            "text": medication.display,
+        },
+        "dosageInstruction": [
+            {
+                "text": text,
+                "route": {"coding": [knowledge.dosing.route_iv.model_dump()]},
+                "timing": {"repeat": dict(repeat)},
+                "doseAndRate": [{"doseQuantity": dose_quantity(dose_mg, knowledge)}],
+            }
+        ],
+    }
+
+
+def updated_order(
+    order: MedicationOrder, dose_mg: int, text: str, knowledge: Knowledge
+) -> dict[str, Any] | None:
+    """The whole draft order with only its dose and dosage text changed; None if not one dosage."""
+    resource = copy.deepcopy(dict(order.raw))
+    dosages = resource.get("dosageInstruction") or []
+    if len(dosages) != 1:
+        return None
+    dosage = dosages[0]
+    rates = dosage.get("doseAndRate") or [{}]
+    rates[0] = {**rates[0], "doseQuantity": dose_quantity(dose_mg, knowledge)}
+    dosage["doseAndRate"] = rates
+    dosage["text"] = text
+    return resource

@@ -1,0 +1,378 @@
+"""Normalise stage: validated FHIR R4 JSON -> PatientFacts (units converted, statuses applied)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from datetime import UTC, date, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from cds_service.clinical.facts import (
+    ConditionFact,
+    CultureFact,
+    Dosage,
+    DoseQuantity,
+    Drug,
+    FindingValue,
+    LabValue,
+    MedicationOrder,
+    PatientFacts,
+    SkippedValue,
+)
+from cds_service.clinical.knowledge import Knowledge, Lab
+
+Json = Mapping[str, Any]
+PARTIAL_DATE = re.compile(r"^(\d{4})(?:-(\d{2}))?(?:-(\d{2}))?$")
+DRUG_CLASSES: tuple[Drug, ...] = ("mp", "tcz", "tnf", "vasoactive")
+
+
+def build_facts(
+    patient_id: str,
+    resources: Iterable[Json],
+    knowledge: Knowledge,
+    draft_orders: Iterable[Json] = (),
+    selections: Iterable[str] | None = None,
+) -> PatientFacts:
+    """Turn the gathered resources (and the hook's draft orders) into PatientFacts."""
+    by_type: dict[str, list[Json]] = {}
+    for resource in resources:
+        by_type.setdefault(str(resource.get("resourceType")), []).append(resource)
+    labs, skipped = _labs(by_type.get("Observation", []), knowledge)
+    patients = by_type.get("Patient", [])
+    return PatientFacts(
+        patient_id=patient_id,
+        birth_date=_birth_date(patients[0]) if patients else None,
+        labs=labs,
+        skipped=skipped,
+        findings=_findings(by_type.get("Observation", []), knowledge),
+        conditions=tuple(_condition(c, knowledge) for c in by_type.get("Condition", [])),
+        cultures=_cultures(by_type.get("Observation", []), knowledge),
+        medications=tuple(_order(m, knowledge) for m in by_type.get("MedicationRequest", [])),
+        tcz_allergy=any(_tcz_allergy(a, knowledge) for a in by_type.get("AllergyIntolerance", [])),
+        draft_orders=tuple(
+            _order(o, knowledge)
+            for o in draft_orders
+            if o.get("resourceType") == "MedicationRequest"
+        ),
+        selections=tuple(selections) if selections is not None else None,
+    )
+
+
+# ---------------------------------------------------------------- dates
+
+
+def parse_datetime(text: object) -> datetime | None:
+    """A FHIR dateTime/instant as an aware datetime; a partial date is the start of its period."""
+    if not isinstance(text, str):
+        return None
+    partial = PARTIAL_DATE.match(text)
+    if partial:
+        year, month, day = partial.groups()
+        return datetime(int(year), int(month or 1), int(day or 1), tzinfo=UTC)
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _birth_date(patient: Json) -> date | None:
+    text = patient.get("birthDate")
+    if isinstance(text, str) and len(text) == len("2020-01-01"):
+        return date.fromisoformat(text)
+    return None  # absent or partial: age is unknown, never guessed
+
+
+def _effective(observation: Json) -> datetime | None:
+    period = observation.get("effectivePeriod") or {}
+    for value in (
+        observation.get("effectiveDateTime"),
+        observation.get("effectiveInstant"),
+        period.get("end"),
+        period.get("start"),
+        observation.get("issued"),
+    ):
+        parsed = parse_datetime(value)
+        if parsed is not None:
+            return parsed
+    return None
+
+
+# ---------------------------------------------------------------- codes
+
+
+def _codings(concept: object) -> list[Json]:
+    if not isinstance(concept, Mapping):
+        return []
+    return [c for c in concept.get("coding") or [] if isinstance(c, Mapping)]
+
+
+def _codes(concept: object, system: str) -> set[str]:
+    return {str(c.get("code")) for c in _codings(concept) if c.get("system") == system}
+
+
+def _system_codes(concept: object) -> set[str]:
+    return {f"{c.get('system')}|{c.get('code')}" for c in _codings(concept)}
+
+
+def _status_code(concept: object) -> str | None:
+    codes = [str(c.get("code")) for c in _codings(concept) if c.get("code")]
+    return codes[0] if codes else None
+
+
+# ---------------------------------------------------------------- observations
+
+
+def _observation_counts(observation: Json, knowledge: Knowledge, vital_sign: bool) -> bool:
+    status = observation.get("status")
+    allowed = knowledge.statuses.observation
+    if vital_sign:
+        allowed = allowed | knowledge.statuses.vital_sign_extra
+    return status in allowed
+
+
+def _lab_of(observation: Json, knowledge: Knowledge) -> tuple[str, Lab] | None:
+    loinc = _codes(observation.get("code"), knowledge.systems.loinc)
+    for fact, lab in knowledge.labs.items():
+        if loinc.intersection(lab.loinc):
+            return fact, lab
+    return None
+
+
+def quantity_unit(quantity: Json, ucum: str) -> str:
+    """The unit of a Quantity: its code when the system is UCUM, else its unit text."""
+    if quantity.get("system") == ucum and quantity.get("code"):
+        return str(quantity["code"])
+    return str(quantity.get("unit") or quantity.get("code") or "")
+
+
+def _decimal(value: object) -> Decimal | None:
+    if isinstance(value, bool) or not isinstance(value, int | float | str | Decimal):
+        return None
+    try:
+        return Decimal(str(value))
+    except InvalidOperation:
+        return None
+
+
+def _labs(
+    observations: list[Json], knowledge: Knowledge
+) -> tuple[dict[str, tuple[LabValue, ...]], tuple[SkippedValue, ...]]:
+    values: dict[str, list[LabValue]] = {}
+    skipped: list[SkippedValue] = []
+    for observation in observations:
+        found = _lab_of(observation, knowledge)
+        if found is None:
+            continue
+        fact, lab = found
+        if not _observation_counts(observation, knowledge, lab.vital_sign):
+            continue
+        result = _lab_value(fact, lab, observation, knowledge)
+        if isinstance(result, LabValue):
+            values.setdefault(fact, []).append(result)
+        elif result is not None:
+            skipped.append(result)
+    ordered = {fact: tuple(sorted(v, key=_newest_first)) for fact, v in values.items()}
+    return ordered, tuple(sorted(skipped, key=_newest_first))
+
+
+def _newest_first(item: LabValue | SkippedValue) -> tuple[bool, float]:
+    return (item.at is None, -(item.at.timestamp() if item.at else 0.0))
+
+
+def _lab_value(
+    fact: str, lab: Lab, observation: Json, knowledge: Knowledge
+) -> LabValue | SkippedValue | None:
+    quantity = observation.get("valueQuantity")
+    if not isinstance(quantity, Mapping):
+        return None
+    raw = _decimal(quantity.get("value"))
+    if raw is None:
+        return None
+    at = _effective(observation)
+    unit = quantity_unit(quantity, knowledge.systems.ucum)
+    factor = lab.units.get(unit)
+    if factor is None:
+        return SkippedValue(fact, "unit", str(raw), unit or "(none)", at)
+    value = raw * factor
+    if fact == "weight" and not knowledge.weight.min_kg <= value <= knowledge.weight.max_kg:
+        return SkippedValue(fact, "implausible", str(raw), unit, at)
+    return LabValue(fact, value, at, _ref_high(observation, lab, knowledge))
+
+
+def _ref_high(observation: Json, lab: Lab, knowledge: Knowledge) -> Decimal | None:
+    for reference in observation.get("referenceRange") or []:
+        high = reference.get("high") if isinstance(reference, Mapping) else None
+        if isinstance(high, Mapping):
+            value = _decimal(high.get("value"))
+            unit = quantity_unit(high, knowledge.systems.ucum) or lab.unit
+            factor = lab.units.get(unit)
+            if value is not None and factor is not None and value > 0:
+                return value * factor
+    return None
+
+
+def _findings(observations: list[Json], knowledge: Knowledge) -> tuple[FindingValue, ...]:
+    found: list[FindingValue] = []
+    for observation in observations:
+        codes = _system_codes(observation.get("code"))
+        for name, finding in knowledge.findings.items():
+            value = observation.get("valueBoolean")
+            if (
+                codes.intersection(finding.codes)
+                and isinstance(value, bool)
+                and _observation_counts(observation, knowledge, vital_sign=False)
+            ):
+                found.append(FindingValue(name, value, _effective(observation)))
+    return tuple(found)
+
+
+def _cultures(observations: list[Json], knowledge: Knowledge) -> tuple[CultureFact, ...]:
+    culture_codes = set(knowledge.cultures.blood_loinc) | set(knowledge.cultures.csf_loinc)
+    found: list[CultureFact] = []
+    for observation in observations:
+        if not _codes(observation.get("code"), knowledge.systems.loinc) & culture_codes:
+            continue
+        if not _observation_counts(observation, knowledge, vital_sign=False):
+            continue
+        interpretation: set[str] = set()
+        for concept in observation.get("interpretation") or []:
+            interpretation |= _codes(concept, knowledge.systems.interpretation)
+        positive = bool(interpretation & knowledge.statuses.positive_interpretations)
+        found.append(CultureFact(positive, _effective(observation)))
+    return tuple(found)
+
+
+# ---------------------------------------------------------------- conditions and allergies
+
+
+def _condition(condition: Json, knowledge: Knowledge) -> ConditionFact:
+    codes = _codes(condition.get("code"), knowledge.systems.snomed)
+    groups = knowledge.conditions.model_dump(exclude={"confirm"})
+    clinical = _status_code(condition.get("clinicalStatus"))
+    verification = _status_code(condition.get("verificationStatus"))
+    onset = parse_datetime(condition.get("onsetDateTime")) or parse_datetime(
+        (condition.get("onsetPeriod") or {}).get("start")
+    )
+    return ConditionFact(
+        groups=frozenset(name for name, members in groups.items() if codes & set(members)),
+        onset=onset,
+        active=clinical is None or clinical in knowledge.statuses.condition_clinical,
+        verified=verification not in knowledge.statuses.condition_verification_excluded,
+    )
+
+
+def _tcz_allergy(allergy: Json, knowledge: Knowledge) -> bool:
+    clinical = _status_code(allergy.get("clinicalStatus"))
+    verification = _status_code(allergy.get("verificationStatus"))
+    return (
+        bool(_system_codes(allergy.get("code")) & knowledge.allergies["tcz"].codes)
+        and (clinical is None or clinical in knowledge.statuses.allergy_clinical)
+        and verification not in knowledge.statuses.condition_verification_excluded
+    )
+
+
+# ---------------------------------------------------------------- medication requests
+
+
+def _medication_text(order: Json, rxnorm: str) -> tuple[set[str], str]:
+    concept = order.get("medicationCodeableConcept")
+    reference = order.get("medicationReference")
+    if isinstance(reference, Mapping):
+        contained_id = str(reference.get("reference", "")).removeprefix("#")
+        for contained in order.get("contained") or []:
+            if (
+                contained.get("resourceType") == "Medication"
+                and contained.get("id") == contained_id
+            ):
+                concept = contained.get("code")
+        text = str(reference.get("display") or "")
+    else:
+        text = ""
+    if isinstance(concept, Mapping):
+        displays = [str(c.get("display") or "") for c in _codings(concept)]
+        text = " ".join([str(concept.get("text") or ""), *displays, text])
+    return _codes(concept, rxnorm), text.strip()
+
+
+def classify_drug(order: Json, knowledge: Knowledge) -> tuple[Drug | None, str]:
+    """Which drug class an order is (by RxNorm code, else by name in its text), and its text."""
+    codes, text = _medication_text(order, knowledge.systems.rxnorm)
+    for drug in DRUG_CLASSES:
+        if codes & knowledge.medications[drug].codes:
+            return drug, text
+    lowered = text.lower()
+    for drug in DRUG_CLASSES:
+        name = knowledge.medications[drug].text
+        if name and name in lowered:
+            return drug, text
+    return None, text
+
+
+def _order(order: Json, knowledge: Knowledge) -> MedicationOrder:
+    drug, text = classify_drug(order, knowledge)
+    supply = order.get("dispenseRequest", {}).get("expectedSupplyDuration")
+    return MedicationOrder(
+        id=str(order["id"]) if order.get("id") else None,
+        drug=drug,
+        status=str(order.get("status", "")),
+        authored=parse_datetime(order.get("authoredOn")),
+        dosages=tuple(_dosage(d, knowledge) for d in order.get("dosageInstruction") or []),
+        supply_days=_duration_days(supply, knowledge),
+        raw=order,
+        drug_text=text,
+    )
+
+
+def _duration_days(duration: object, knowledge: Knowledge) -> Decimal | None:
+    if not isinstance(duration, Mapping):
+        return None
+    value = _decimal(duration.get("value"))
+    unit = quantity_unit(duration, knowledge.systems.ucum)
+    seconds = knowledge.dosing.period_seconds.get(unit)
+    if value is None or seconds is None:
+        return None
+    return value * seconds / knowledge.dosing.period_seconds["d"]
+
+
+def _dose_quantity(quantity: object, knowledge: Knowledge) -> DoseQuantity | None:
+    if not isinstance(quantity, Mapping):
+        return None
+    value = _decimal(quantity.get("value"))
+    if value is None:
+        return None
+    return DoseQuantity(value, quantity_unit(quantity, knowledge.systems.ucum))
+
+
+def _dosage(dosage: Json, knowledge: Knowledge) -> Dosage:
+    rates = dosage.get("doseAndRate") or [{}]
+    first = rates[0] if isinstance(rates[0], Mapping) else {}
+    timing = dosage.get("timing") or {}
+    repeat = timing.get("repeat") or {}
+    bounds_period = repeat.get("boundsPeriod") or {}
+    start, end = (
+        parse_datetime(bounds_period.get("start")),
+        parse_datetime(bounds_period.get("end")),
+    )
+    bounds_days = None
+    if start is not None and end is not None and end > start:
+        bounds_days = Decimal((end - start).total_seconds()) / Decimal(86400)
+    timing_codes = [str(c.get("code")).upper() for c in _codings(timing.get("code"))]
+    return Dosage(
+        dose=_dose_quantity(first.get("doseQuantity"), knowledge),
+        has_timing=bool(repeat) or bool(timing_codes),
+        frequency=repeat.get("frequency"),
+        frequency_max=repeat.get("frequencyMax"),
+        period=_decimal(repeat.get("period")),
+        period_max=_decimal(repeat.get("periodMax")),
+        period_unit=repeat.get("periodUnit"),
+        count=repeat.get("count"),
+        time_of_day_count=len(repeat.get("timeOfDay") or []),
+        timing_code=timing_codes[0] if timing_codes else None,
+        bounds_duration_days=_duration_days(repeat.get("boundsDuration"), knowledge),
+        bounds_days=bounds_days,
+        sequence=dosage.get("sequence"),
+        dose_is_range="doseRange" in first,
+        dose_is_rate=any(k in first for k in ("rateQuantity", "rateRatio", "rateRange")),
+    )
