@@ -1,0 +1,59 @@
+"""The ane-cds command: example requests shifted to now, and a refused start."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from cds_service.cli import main
+from cds_service.fixtures import load_case, shift_times
+
+
+def test_shift_times_moves_datetimes_and_dates_only() -> None:
+    value = {"a": "2026-11-21T02:00:00Z", "b": ["2020-01-31"], "c": "2026-11", "d": "text", "e": 3}
+    moved = shift_times(value, timedelta(days=2, hours=3))
+    assert moved == {
+        "a": "2026-11-23T05:00:00Z",
+        "b": ["2020-02-02"],
+        "c": "2026-11",
+        "d": "text",
+        "e": 3,
+    }
+
+
+def test_example_prints_the_case_request_at_now(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["example", "e3-order-select"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    case = load_case("e3-order-select")
+    assert printed["hookInstance"] == case["request"]["hookInstance"]
+    weight = printed["prefetch"]["observations"]["entry"][0]["resource"]
+    taken = datetime.fromisoformat(weight["effectiveDateTime"])
+    assert timedelta(hours=19) < datetime.now(UTC) - taken < timedelta(hours=21)
+
+
+def test_example_of_unknown_case_fails(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["example", "nope"]) == 2
+    assert "e1-patient-view" in capsys.readouterr().err
+
+
+def test_serve_refuses_to_start_with_an_invalid_knowledge_file(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    broken = tmp_path / "ane.toml"
+    broken.write_text("[meta]\nversion = 1\n")
+    monkeypatch.setenv("CDS_KNOWLEDGE_FILE", str(broken))
+    assert main(["serve", "--port", "1"]) == 2
+    assert "knowledge file" in capsys.readouterr().err
+
+
+def test_serve_refuses_to_start_with_an_invalid_setting(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("CDS_FHIR_TIMEOUT", "soon")
+    assert main(["serve", "--port", "1"]) == 2
+    assert "CDS_FHIR_TIMEOUT" in capsys.readouterr().err
