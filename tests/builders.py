@@ -214,6 +214,7 @@ def prefetch_for(resources: list[Json]) -> Json:
         "observations": searchset(by_type.get("Observation", [])),
         "conditions": searchset(by_type.get("Condition", [])),
         "medications": searchset(by_type.get("MedicationRequest", [])),
+        "allergies": searchset(by_type.get("AllergyIntolerance", [])),
     }
 
 

@@ -10,7 +10,9 @@ import responses
 
 from cds_service import create_app
 from cds_service.config import Settings
+from cds_service.fhir.gather import expected_type
 from cds_service.fixtures import case_names, load_case
+from cds_service.protocol.services import load_registry
 from tests.conftest import FAST_FHIR
 from tests.shapes import assert_cds_response
 
@@ -38,20 +40,11 @@ def _fetch_only(case: dict[str, Any], rsps: responses.RequestsMock) -> dict[str,
         "subject": "ane-cds",
     }
     patient_id = body["context"]["patientId"]
+    templates = load_registry().get(case["service"]).prefetch  # type: ignore[union-attr]
     for key, value in prefetch.items():
-        if key == "patient":
-            rsps.get(f"{BASE}/Patient/{patient_id}", json=value)
-        else:
-            kind = (
-                value["entry"][0]["resource"]["resourceType"]
-                if value.get("entry")
-                else {
-                    "observations": "Observation",
-                    "conditions": "Condition",
-                    "medications": "MedicationRequest",
-                }[key]
-            )
-            rsps.get(f"{BASE}/{kind}", json=value)
+        kind = expected_type(templates[key])
+        url = f"{BASE}/{kind}/{patient_id}" if kind == "Patient" else f"{BASE}/{kind}"
+        rsps.get(url, json=value)
     return body
 
 
@@ -70,6 +63,8 @@ def _check(case: dict[str, Any], status: int, body: dict[str, Any]) -> None:
 def _check_card(card: dict[str, Any], expected: dict[str, Any]) -> None:
     if "summary_includes" in expected:
         assert expected["summary_includes"] in card["summary"]
+    for text in expected.get("detail_includes", []):
+        assert text in card["detail"]
     if "extension" in expected:
         assert card["extension"] == expected["extension"]
     if "action" in expected:

@@ -54,6 +54,7 @@ def advice(
     subject: str = "",
     suggestions: tuple[SuggestionDraft, ...] = (),
     extension: Mapping[str, Any] | None = None,
+    fields: Mapping[str, object] | None = None,
     **summary_values: object,
 ) -> Advice:
     """Build Advice from the catalogue entry of `topic`, with its evidence lines appended."""
@@ -67,7 +68,7 @@ def advice(
     return Advice(
         topic=topic,
         indicator=indicator or card.indicator,
-        summary=card.summary.format(**summary_values),
+        summary=card.summary.format(**(fields or {}), **summary_values),
         detail=detail,
         subject=subject,
         suggestions=suggestions,

@@ -72,10 +72,18 @@ def _thalamic(facts: PatientFacts, episode: Episode) -> Criterion:
     found = [
         f
         for f in facts.findings
-        if f.name == "bilateral_thalamic_lesions" and (f.at is None or episode.in_episode(f.at))
+        if f.name == "bilateral_thalamic_lesions" and episode.in_episode(f.at)
     ]
     if not found:
-        return Criterion(name, None, "no imaging finding recorded in this episode")
+        undated = any(
+            f.name == "bilateral_thalamic_lesions" and f.at is None for f in facts.findings
+        )
+        why = (
+            "imaging finding recorded without a date"
+            if undated
+            else "no imaging finding recorded in this episode"
+        )
+        return Criterion(name, None, why)
     newest = max(found, key=lambda f: (f.at is not None, f.at))
     return Criterion(
         name,

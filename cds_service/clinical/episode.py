@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from cds_service.clinical.facts import LabValue, PatientFacts, SkippedValue
+from cds_service.clinical.facts import LabValue, MedicationOrder, PatientFacts, SkippedValue
 from cds_service.clinical.knowledge import Knowledge
 
 MONTHS_PER_YEAR = 12
@@ -28,11 +28,6 @@ class WeightFact:
     stale: bool
     skipped: tuple[SkippedValue, ...]
 
-    @property
-    def kg(self) -> LabValue | None:
-        """The usable weight, or None."""
-        return self.value
-
 
 @dataclass(frozen=True)
 class Episode:
@@ -45,6 +40,7 @@ class Episode:
     age: Age | None
     ane_context: bool
     weight: WeightFact
+    youngest_age: Age | None = None
 
     @property
     def episode_start(self) -> datetime:
@@ -94,7 +90,7 @@ def has_ane_context(facts: PatientFacts, now: datetime, knowledge: Knowledge) ->
 
 def choose_weight(facts: PatientFacts, now: datetime, knowledge: Knowledge) -> WeightFact:
     """The most recent plausible weight; stale when older than 30 days or undated."""
-    weights = facts.values("weight")
+    weights = [w for w in facts.values("weight") if w.at is None or w.at <= now]
     chosen = weights[0] if weights else None
     skipped = tuple(s for s in facts.skipped if s.fact == "weight" and _newer(s.at, chosen))
     if chosen is None:
@@ -127,9 +123,29 @@ def assess_episode(facts: PatientFacts, now: datetime, knowledge: Knowledge) -> 
         window_start=start,
         window_end=end,
         age=completed_age(facts.birth_date, now.date()) if facts.birth_date else None,
+        youngest_age=(
+            completed_age(facts.birth_date_latest, now.date()) if facts.birth_date_latest else None
+        ),
         ane_context=has_ane_context(facts, now, knowledge),
         weight=choose_weight(facts, now, knowledge),
     )
+
+
+def orders_in_episode(
+    facts: PatientFacts, episode: Episode, drug: str, statuses: frozenset[str]
+) -> list[MedicationOrder]:
+    """Orders of a drug with these statuses authored in the episode.
+
+    An active or on-hold order without authoredOn cannot be placed in time: it is taken to be
+    current (so that it holds back a duplicate recommendation).
+    """
+    return [
+        m
+        for m in facts.medications
+        if m.drug == drug
+        and m.status in statuses
+        and (episode.in_episode(m.authored) or (m.authored is None and m.status != "completed"))
+    ]
 
 
 def in_window(values: Iterable[LabValue], episode: Episode) -> list[LabValue]:

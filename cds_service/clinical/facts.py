@@ -105,6 +105,8 @@ class MedicationOrder:
     supply_days: Decimal | None
     raw: Mapping[str, Any] = field(repr=False, compare=False)
     drug_text: str = ""
+    route_iv: bool | None = None
+    ref: str = ""  # "MedicationRequest/<id>", or the entry path of a draft order without id
 
 
 @dataclass(frozen=True)
@@ -122,6 +124,7 @@ class PatientFacts:
     tcz_allergy: bool
     draft_orders: tuple[MedicationOrder, ...] = ()
     selections: tuple[str, ...] | None = None
+    birth_date_latest: date | None = None
 
     def values(self, fact: str) -> tuple[LabValue, ...]:
         """Usable values of a fact, newest first (undated last)."""

@@ -142,6 +142,9 @@ class Dosing(_Frozen):
     period_seconds: dict[str, Decimal]
     timing_codes: dict[str, Decimal]
     route_iv: RouteCoding
+    iv_route_codes: frozenset[str]
+    iv_route_words: frozenset[str]
+    duration_seconds: dict[str, Decimal]
 
 
 class Band(_Frozen):

@@ -6,10 +6,10 @@ from decimal import Decimal
 
 from cds_service.clinical.advice import ActionDraft, Advice, SuggestionDraft, advice, fmt, round_mg
 from cds_service.clinical.dosing import DoseReading, Unreadable, course_days, read_dose
-from cds_service.clinical.episode import Episode
+from cds_service.clinical.episode import Episode, orders_in_episode
 from cds_service.clinical.facts import MedicationOrder, PatientFacts
 from cds_service.clinical.knowledge import Knowledge
-from cds_service.clinical.orders import frequency_text, new_order, updated_order
+from cds_service.clinical.orders import frequency_text, new_order, unreadable_card, updated_order
 
 
 def mp_target_mg(weight_kg: Decimal, knowledge: Knowledge) -> int:
@@ -20,14 +20,8 @@ def mp_target_mg(weight_kg: Decimal, knowledge: Knowledge) -> int:
 def mp_orders_in_episode(
     facts: PatientFacts, episode: Episode, knowledge: Knowledge
 ) -> list[MedicationOrder]:
-    """MP MedicationRequests (active, completed, on-hold) authored in this episode."""
-    return [
-        m
-        for m in facts.medications
-        if m.drug == "mp"
-        and m.status in knowledge.statuses.episode_order
-        and episode.in_episode(m.authored)
-    ]
+    """MP MedicationRequests (active, completed, on-hold) of this episode."""
+    return orders_in_episode(facts, episode, "mp", knowledge.statuses.episode_order)
 
 
 def _dosage_text(per_dose: int, per_day: Decimal | None, daily: int, knowledge: Knowledge) -> str:
@@ -137,23 +131,6 @@ def check_mp_order(order: MedicationOrder, episode: Episode, knowledge: Knowledg
     return cards + ([duration] if duration else [])
 
 
-def unreadable_card(order: MedicationOrder, reading: Unreadable, knowledge: Knowledge) -> Advice:
-    """dose-unreadable: what could not be read; no dose card is given."""
-    drug = knowledge.medications[order.drug or "mp"].display
-    return advice(
-        knowledge,
-        "dose-unreadable",
-        [
-            f"Order: {order.drug_text or drug}.",
-            f"Could not read the dose: {reading.reason}.",
-            "The dose was not checked. Give the dose as a quantity in mg, g or mg/kg with a timing.",
-        ],
-        subject=order.id or "",
-        drug=drug,
-        reason=reading.reason,
-    )
-
-
 def _dose_card(
     order: MedicationOrder, reading: DoseReading, episode: Episode, knowledge: Knowledge
 ) -> Advice | None:
@@ -161,18 +138,25 @@ def _dose_card(
     ordered = reading.mg_per_day
     if ordered is None:
         return None  # mg/kg without a usable weight: weight-missing covers it
-    if weight is None:
+    pulse = order.route_iv is not False  # a stated non-IV route is a taper, not the pulse
+    if weight is None or not pulse:
         if ordered <= knowledge.mp.max_mg_day:
             return None
-        topic, target = "mp-dose-above-max", round_mg(knowledge.mp.max_mg_day)
+        cap = round_mg(knowledge.mp.max_mg_day)
+        topic, target = (
+            "mp-dose-above-max",
+            mp_target_mg(weight.value, knowledge) if (weight and pulse) else cap,
+        )
     else:
         target = mp_target_mg(weight.value, knowledge)
         found = mp_dose_topic(ordered, target, knowledge)
         if found is None:
             return None
         topic = found
-    per_dose = round_mg(target / reading.doses_per_day) if reading.doses_per_day else target
-    text = _dosage_text(per_dose, reading.doses_per_day, target, knowledge)
+    per_day = reading.doses_per_day
+    per_dose = round_mg(target / per_day) if per_day else target
+    daily = round_mg(per_dose * per_day) if per_day else per_dose
+    text = _dosage_text(per_dose, per_day, daily, knowledge)
     lines = [
         _weight_line(episode),
         f"Ordered: **{fmt(ordered)} mg/day**"
@@ -182,6 +166,8 @@ def _dose_card(
     ]
     if weight is None:
         lines.append("Without a usable weight only the 1,000 mg/day cap can be checked.")
+    elif not pulse:
+        lines.append("The route is not IV: only the 1,000 mg/day cap of the pulse is checked.")
     else:
         lines.append(
             f"Target: 30 mg/kg/day x {fmt(weight.value)} kg, capped at 1,000 mg/day = "
@@ -190,14 +176,20 @@ def _dose_card(
     if topic == "mp-dose-below-target":
         lines += _s1_lines(knowledge)
     suggestions: tuple[SuggestionDraft, ...] = ()
-    resource = updated_order(order, per_dose, text, knowledge)
+    resource = (
+        None
+        if per_day is not None and per_day < 1
+        else (updated_order(order, per_dose, text, knowledge))
+    )
     if resource is None:
-        lines.append("The order has several dosage instructions: change the dose by hand.")
+        lines.append(
+            f"Change the dose by hand to {fmt(target)} mg/day: " + _why_manual(order, per_day)
+        )
     else:
         suggestions = (
             SuggestionDraft(
-                label=f"Change to {fmt(per_dose)} mg {frequency_text(reading.doses_per_day)} "
-                f"({fmt(target)} mg/day)",
+                label=f"Change to {fmt(per_dose)} mg {frequency_text(per_day)} "
+                f"({fmt(daily)} mg/day)",
                 actions=(ActionDraft("update", f"Update the draft order: {text}", resource),),
                 key=f"update-{order.id}",
             ),
@@ -206,11 +198,22 @@ def _dose_card(
         knowledge,
         topic,
         lines,
-        subject=order.id or "",
+        subject=order.ref,
         suggestions=suggestions,
         ordered_mg=fmt(ordered),
         target_mg=fmt(target),
     )
+
+
+def _why_manual(order: MedicationOrder, per_day: Decimal | None) -> str:
+    """Why no update suggestion can be made for this order."""
+    if per_day is not None and per_day < 1:
+        return (
+            "the order is given less than once a day, and one dose must not exceed a day's target."
+        )
+    if not order.id:
+        return "the draft order has no id to update."
+    return "the order has several dosage instructions."
 
 
 def _duration_card(
@@ -235,7 +238,7 @@ def _duration_card(
             f"Pulse therapy is {mp.min_days}-{mp.max_days} days; plan a taper over "
             f"{mp.taper_weeks} weeks.",
         ],
-        subject=order.id or "",
+        subject=order.ref,
     )
 
 

@@ -7,7 +7,8 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from cds_service.clinical.advice import fmt
+from cds_service.clinical.advice import Advice, advice, fmt
+from cds_service.clinical.dosing import Unreadable
 from cds_service.clinical.facts import MedicationOrder, PatientFacts
 from cds_service.clinical.knowledge import Knowledge
 
@@ -82,7 +83,7 @@ def updated_order(
     """The whole draft order with only its dose and dosage text changed; None if not one dosage."""
     resource = copy.deepcopy(dict(order.raw))
     dosages = resource.get("dosageInstruction") or []
-    if len(dosages) != 1:
+    if len(dosages) != 1 or not order.id:
         return None
     dosage = dosages[0]
     rates = dosage.get("doseAndRate") or [{}]
@@ -90,3 +91,20 @@ def updated_order(
     dosage["doseAndRate"] = rates
     dosage["text"] = text
     return resource
+
+
+def unreadable_card(order: MedicationOrder, reading: Unreadable, knowledge: Knowledge) -> Advice:
+    """dose-unreadable: what could not be read; no dose card is given."""
+    drug = knowledge.medications[order.drug or "mp"].display
+    return advice(
+        knowledge,
+        "dose-unreadable",
+        [
+            f"Order: {order.drug_text or drug}.",
+            f"Could not read the dose: {reading.reason}.",
+            "The dose was not checked. Give the dose as a quantity in mg, g or mg/kg with a timing.",
+        ],
+        subject=order.ref,
+        drug=drug,
+        reason=reading.reason,
+    )

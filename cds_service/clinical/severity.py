@@ -55,13 +55,20 @@ def _shock(facts: PatientFacts, episode: Episode) -> Item:
     return Item("shock", 0, False, "no shock Condition or vasoactive order found (searched)")
 
 
+def _brainstem(facts: PatientFacts, episode: Episode) -> tuple[bool | None, str]:
+    """Present when imaging in the window shows it; unknown when only undated findings exist."""
+    findings = [f for f in facts.findings if f.name == "brainstem_lesion"]
+    if any(f.present and episode.in_window(f.at) for f in findings):
+        return True, "brainstem lesion on imaging"
+    if any(f.present and f.at is None for f in findings):
+        return None, "brainstem lesion recorded without a date"
+    return False, "no brainstem lesion recorded in the presentation window (searched)"
+
+
 def score_severity(facts: PatientFacts, episode: Episode, knowledge: Knowledge) -> SeverityScore:
     """Score the five ANE-SS items over the presentation window."""
     rules = knowledge.severity
     shock = _shock(facts, episode)
-    brainstem = [
-        f for f in facts.findings if f.name == "brainstem_lesion" and episode.in_window(f.at)
-    ]
     age_months = knowledge.scope.severity_age_months
     platelets = in_window(facts.values("platelets"), episode)
     protein = in_window(facts.values("csf_protein"), episode)
@@ -72,10 +79,7 @@ def score_severity(facts: PatientFacts, episode: Episode, knowledge: Knowledge) 
         Item(
             "brainstem lesion",
             rules.brainstem_points,
-            any(f.present for f in brainstem),
-            "brainstem lesion on imaging"
-            if any(f.present for f in brainstem)
-            else "no brainstem lesion recorded in the presentation window (searched)",
+            *_brainstem(facts, episode),
         ),
         Item(
             f"age > {age_months} months",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -43,6 +43,7 @@ def build_facts(
     return PatientFacts(
         patient_id=patient_id,
         birth_date=_birth_date(patients[0]) if patients else None,
+        birth_date_latest=_latest_birth_date(patients[0]) if patients else None,
         labs=labs,
         skipped=skipped,
         findings=_findings(by_type.get("Observation", []), knowledge),
@@ -51,8 +52,8 @@ def build_facts(
         medications=tuple(_order(m, knowledge) for m in by_type.get("MedicationRequest", [])),
         tcz_allergy=any(_tcz_allergy(a, knowledge) for a in by_type.get("AllergyIntolerance", [])),
         draft_orders=tuple(
-            _order(o, knowledge)
-            for o in draft_orders
+            _order(o, knowledge, f"draftOrders[{i}]")
+            for i, o in enumerate(draft_orders)
             if o.get("resourceType") == "MedicationRequest"
         ),
         selections=tuple(selections) if selections is not None else None,
@@ -82,6 +83,20 @@ def _birth_date(patient: Json) -> date | None:
     if isinstance(text, str) and len(text) == len("2020-01-01"):
         return date.fromisoformat(text)
     return None  # absent or partial: age is unknown, never guessed
+
+
+def _latest_birth_date(patient: Json) -> date | None:
+    """The latest day a partial birthDate ('1990', '1990-05') can mean, for the adult check."""
+    partial = PARTIAL_DATE.match(str(patient.get("birthDate", "")))
+    if not partial:
+        return None
+    year, month, day = partial.groups()
+    if day:
+        return date(int(year), int(month), int(day))
+    if month:
+        following = date(int(year) + int(month) // 12, int(month) % 12 + 1, 1)
+        return following - timedelta(days=1)
+    return date(int(year), 12, 31)
 
 
 def _effective(observation: Json) -> datetime | None:
@@ -310,7 +325,7 @@ def classify_drug(order: Json, knowledge: Knowledge) -> tuple[Drug | None, str]:
     return None, text
 
 
-def _order(order: Json, knowledge: Knowledge) -> MedicationOrder:
+def _order(order: Json, knowledge: Knowledge, fallback_ref: str = "") -> MedicationOrder:
     drug, text = classify_drug(order, knowledge)
     supply = order.get("dispenseRequest", {}).get("expectedSupplyDuration")
     return MedicationOrder(
@@ -322,7 +337,31 @@ def _order(order: Json, knowledge: Knowledge) -> MedicationOrder:
         supply_days=_duration_days(supply, knowledge),
         raw=order,
         drug_text=text,
+        route_iv=_route_iv(order.get("dosageInstruction") or [], knowledge),
+        ref=f"MedicationRequest/{order['id']}" if order.get("id") else fallback_ref,
     )
+
+
+def _route_iv(dosages: list[Json], knowledge: Knowledge) -> bool | None:
+    """Whether the stated route is intravenous; None when no dosage states a route."""
+    routes: list[Json] = [
+        d["route"]
+        for d in dosages
+        if isinstance(d, Mapping) and isinstance(d.get("route"), Mapping)
+    ]
+    if not routes:
+        return None
+    for route in routes:
+        codes = _codes(route, knowledge.systems.snomed)
+        words = " ".join(
+            [str(route.get("text") or "")] + [str(c.get("display") or "") for c in _codings(route)]
+        ).lower()
+        if (
+            codes & knowledge.dosing.iv_route_codes
+            or set(re.findall(r"[a-z]+", words)) & knowledge.dosing.iv_route_words
+        ):
+            return True
+    return False
 
 
 def _duration_days(duration: object, knowledge: Knowledge) -> Decimal | None:
@@ -330,10 +369,10 @@ def _duration_days(duration: object, knowledge: Knowledge) -> Decimal | None:
         return None
     value = _decimal(duration.get("value"))
     unit = quantity_unit(duration, knowledge.systems.ucum)
-    seconds = knowledge.dosing.period_seconds.get(unit)
+    seconds = knowledge.dosing.duration_seconds.get(unit)
     if value is None or seconds is None:
         return None
-    return value * seconds / knowledge.dosing.period_seconds["d"]
+    return value * seconds / knowledge.dosing.duration_seconds["d"]
 
 
 def _dose_quantity(quantity: object, knowledge: Knowledge) -> DoseQuantity | None:

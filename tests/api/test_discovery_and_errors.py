@@ -286,7 +286,8 @@ def test_no_prefetch_and_no_fhir_server_is_412_naming_each_key(client: FlaskClie
     assert response.status_code == 412
     paths = _outcome_paths(response.get_json())
     assert sorted(paths) == sorted(
-        f"prefetch.{k}" for k in ("patient", "observations", "conditions", "medications")
+        f"prefetch.{k}"
+        for k in ("patient", "observations", "conditions", "medications", "allergies")
     )
 
 

@@ -25,7 +25,7 @@ from tests.shapes import assert_cds_response
 BASE = "https://ehr.example.org/fhir"
 TOKEN = "secret-access-token-7f3a"
 PV = "/cds-services/ane-patient-view"
-KEYS = ("patient", "observations", "conditions", "medications")
+KEYS = ("patient", "observations", "conditions", "medications", "allergies")
 
 
 def _child() -> list[dict[str, Any]]:
@@ -43,7 +43,7 @@ def _serve(resources: list[dict[str, Any]], rsps: responses.RequestsMock) -> Non
     for r in resources:
         by_type.setdefault(r["resourceType"], []).append(r)
     rsps.get(f"{BASE}/Patient/ane-child-1", json=by_type["Patient"][0])
-    for kind in ("Observation", "Condition", "MedicationRequest"):
+    for kind in ("Observation", "Condition", "MedicationRequest", "AllergyIntolerance"):
         rsps.get(f"{BASE}/{kind}", json=searchset(by_type.get(kind, [])))
 
 
@@ -121,6 +121,7 @@ def test_no_prefetch_at_all_fetches_every_key_concurrently(client: FlaskClient) 
             "/fhir/Observation",
             "/fhir/Condition",
             "/fhir/MedicationRequest",
+            "/fhir/AllergyIntolerance",
         ]
     )
 
