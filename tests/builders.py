@@ -177,7 +177,8 @@ def med_order(
         if period_unit is not None:
             repeat["periodUnit"] = period_unit
         repeat.update(repeat_extra or {})
-        dosage["timing"] = {"repeat": repeat}
+        if repeat:
+            dosage["timing"] = {"repeat": repeat}
     resource: Json = {
         "resourceType": "MedicationRequest",
         "id": oid or f"mr-{next(_ids)}",

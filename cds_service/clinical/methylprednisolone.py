@@ -17,6 +17,16 @@ def mp_target_mg(weight_kg: Decimal, knowledge: Knowledge) -> int:
     return round_mg(min(knowledge.mp.mg_per_kg_day * weight_kg, knowledge.mp.max_mg_day))
 
 
+def per_dose_mg(daily_mg: int, per_day: Decimal | None, knowledge: Knowledge) -> int:
+    """Dose per administration for a daily total, rounded to 1 mg; never over the daily cap."""
+    if not per_day:
+        return daily_mg
+    dose = round_mg(daily_mg / per_day)
+    if dose * per_day > knowledge.mp.max_mg_day:
+        dose = int(knowledge.mp.max_mg_day / per_day)  # round down: the cap wins over rounding
+    return dose
+
+
 def mp_orders_in_episode(
     facts: PatientFacts, episode: Episode, knowledge: Knowledge
 ) -> list[MedicationOrder]:
@@ -154,7 +164,7 @@ def _dose_card(
             return None
         topic = found
     per_day = reading.doses_per_day
-    per_dose = round_mg(target / per_day) if per_day else target
+    per_dose = per_dose_mg(target, per_day, knowledge)
     daily = round_mg(per_dose * per_day) if per_day else per_dose
     text = _dosage_text(per_dose, per_day, daily, knowledge)
     lines = [

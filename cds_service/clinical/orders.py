@@ -90,7 +90,19 @@ def updated_order(
     rates[0] = {**rates[0], "doseQuantity": dose_quantity(dose_mg, knowledge)}
     dosage["doseAndRate"] = rates
     dosage["text"] = text
-    return resource
+    pruned: dict[str, Any] = prune_empty(resource)
+    return pruned
+
+
+def prune_empty(value: Any) -> Any:
+    """A copy without null, "", [] or {} elements (FHIR forbids them; CDS Hooks responses too)."""
+    if isinstance(value, dict):
+        items = {k: prune_empty(v) for k, v in value.items()}
+        return {k: v for k, v in items.items() if v not in (None, "", [], {})}
+    if isinstance(value, list):
+        kept = [prune_empty(v) for v in value]
+        return [v for v in kept if v not in (None, "", [], {})]
+    return value
 
 
 def unreadable_card(order: MedicationOrder, reading: Unreadable, knowledge: Knowledge) -> Advice:

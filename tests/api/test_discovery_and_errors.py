@@ -306,3 +306,59 @@ def test_every_response_is_free_of_empty_values(client: FlaskClient) -> None:
     assert cards, "an ANE child without data still gets cards (weight missing, criteria)"
     assert find_empty_values({"cards": cards}) == []
     assert all(re.fullmatch(r"[0-9a-f-]{36}", c["uuid"]) for c in cards)
+
+
+def test_update_of_a_draft_with_empty_elements_is_still_a_valid_answer(
+    client: FlaskClient,
+) -> None:
+    """Found by property testing: an echoed draft with `repeat: {}` once broke the response."""
+    order = med_order("6902", 100, oid="mp-empty")
+    order["dosageInstruction"][0]["timing"] = {"repeat": {}}
+    order["note"] = []
+    resources = [patient("2020-01-01"), condition("763310000", "2026-11-21T02:00:00Z")]
+    resources.append(
+        {
+            "resourceType": "Observation",
+            "id": "w",
+            "status": "final",
+            "code": {"coding": [{"system": "http://loinc.org", "code": "29463-7"}]},
+            "effectiveDateTime": "2026-11-21T10:00:00Z",
+            "valueQuantity": {
+                "value": 20,
+                "unit": "kg",
+                "system": "http://unitsofmeasure.org",
+                "code": "kg",
+            },
+        }
+    )
+    body = hook_request("order-select", resources, drafts=[order])
+    response = client.post(OSEL, json=body)
+    assert response.status_code == 200
+    cards = response.get_json()["cards"]
+    assert [c["source"]["topic"]["code"] for c in cards] == ["mp-dose-low"]
+    assert find_empty_values({"cards": cards}) == []
+
+
+def test_per_dose_rounding_never_lifts_the_daily_total_over_the_cap(client: FlaskClient) -> None:
+    """Found by property testing: 1,000 mg/day in 15 doses once rounded to 67 mg (1,005 mg/day)."""
+    order = med_order("6902", 1, frequency=5, period=8, period_unit="h", oid="mp-15")
+    resources = [patient("2020-01-01"), condition("763310000", "2026-11-21T02:00:00Z")]
+    resources.append(
+        {
+            "resourceType": "Observation",
+            "id": "w",
+            "status": "final",
+            "code": {"coding": [{"system": "http://loinc.org", "code": "29463-7"}]},
+            "effectiveDateTime": "2026-11-21T10:00:00Z",
+            "valueQuantity": {
+                "value": 40,
+                "unit": "kg",
+                "system": "http://unitsofmeasure.org",
+                "code": "kg",
+            },
+        }
+    )
+    response = client.post(OSEL, json=hook_request("order-select", resources, drafts=[order]))
+    [card] = response.get_json()["cards"]
+    dose = card["suggestions"][0]["actions"][0]["resource"]["dosageInstruction"][0]
+    assert dose["doseAndRate"][0]["doseQuantity"]["value"] == 66  # 66 x 15 = 990 <= 1,000
