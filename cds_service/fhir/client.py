@@ -143,7 +143,7 @@ class FhirClient:
 def bundle_resources(bundle: Mapping[str, Any]) -> list[dict[str, Any]]:
     """The resources of a Bundle's entries, leaving out search outcome entries."""
     resources: list[dict[str, Any]] = []
-    for entry in bundle.get("entry") or []:
+    for entry in _list(bundle, "entry"):
         if not isinstance(entry, dict):
             raise FhirError(FhirFailure.INVALID_RESPONSE)
         if (entry.get("search") or {}).get("mode") == "outcome":
@@ -155,9 +155,19 @@ def bundle_resources(bundle: Mapping[str, Any]) -> list[dict[str, Any]]:
     return resources
 
 
+def _list(bundle: Mapping[str, Any], name: str) -> list[Any]:
+    """A Bundle's list element (absent or null: empty); any other shape is an invalid Bundle."""
+    value = bundle.get(name)
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise FhirError(FhirFailure.INVALID_RESPONSE)
+    return value
+
+
 def next_link(bundle: Mapping[str, Any]) -> str | None:
     """The Bundle's `next` link URL, if it has a well-formed one."""
-    for link in bundle.get("link") or []:
+    for link in _list(bundle, "link"):
         if isinstance(link, dict) and link.get("relation") == "next":
             url = link.get("url")
             if isinstance(url, str) and urlsplit(url).scheme in ("http", "https"):

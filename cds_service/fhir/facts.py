@@ -25,6 +25,9 @@ from cds_service.clinical.knowledge import Knowledge, Lab
 Json = Mapping[str, Any]
 PARTIAL_DATE = re.compile(r"^(\d{4})(?:-(\d{2}))?(?:-(\d{2}))?$")
 DRUG_CLASSES: tuple[Drug, ...] = ("mp", "tcz", "tnf", "vasoactive")
+# Numbers outside this range are no clinical quantity (and would overflow dose arithmetic).
+MAX_MAGNITUDE = Decimal("1e12")
+MIN_MAGNITUDE = Decimal("1e-9")
 
 
 def build_facts(
@@ -163,12 +166,18 @@ def quantity_unit(quantity: Json, ucum: str) -> str:
 
 
 def _decimal(value: object) -> Decimal | None:
+    """A number as Decimal; None when absent, not finite, or of no clinical magnitude."""
     if isinstance(value, bool) or not isinstance(value, int | float | str | Decimal):
         return None
     try:
-        return Decimal(str(value))
+        number = Decimal(str(value))
     except InvalidOperation:
         return None
+    if not number.is_finite() or abs(number) > MAX_MAGNITUDE:
+        return None
+    if number != 0 and abs(number) < MIN_MAGNITUDE:
+        return None
+    return number
 
 
 def _labs(

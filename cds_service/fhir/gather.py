@@ -189,11 +189,14 @@ def _from_prefetch(
     if value.get("resourceType") == "Bundle":
         try:
             resources = bundle_resources(value)
+            next_url = next_link(value)
         except FhirError:
-            raise bad_request([Issue(f"{path}.entry", "entries must hold resources")]) from None
+            raise bad_request(
+                [Issue(f"{path}.entry", "a Bundle's entry and link must be lists of objects")]
+            ) from None
         for index, resource in enumerate(resources):
             _check(resource, resource_type, f"{path}.entry[{index}].resource", bad_request)
-        return tuple(resources), next_link(value)
+        return tuple(resources), next_url
     _check(value, resource_type, path, bad_request)
     return (value,), None
 
