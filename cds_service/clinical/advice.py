@@ -10,6 +10,7 @@ from typing import Any, Literal
 from cds_service.clinical.knowledge import Indicator, Knowledge
 
 ActionType = Literal["create", "update", "delete"]
+SUMMARY_MAX = 139  # CDS Hooks: summary "<140 characters"
 
 
 @dataclass(frozen=True)
@@ -68,12 +69,17 @@ def advice(
     return Advice(
         topic=topic,
         indicator=indicator or card.indicator,
-        summary=card.summary.format(**(fields or {}), **summary_values),
+        summary=_fit(card.summary.format(**(fields or {}), **summary_values)),
         detail=detail,
         subject=subject,
         suggestions=suggestions,
         extension=extension or {},
     )
+
+
+def _fit(summary: str) -> str:
+    """Keep a summary under 140 characters (CDS Hooks); the detail always has the full text."""
+    return summary if len(summary) <= SUMMARY_MAX else summary[: SUMMARY_MAX - 3].rstrip() + "..."
 
 
 def markdown(lines: list[str]) -> str:

@@ -11,9 +11,10 @@ from cds_service.clinical.knowledge import Knowledge
 
 @dataclass(frozen=True)
 class Unreadable:
-    """The dose cannot be read; `reason` names what is missing or not understood."""
+    """The dose cannot be read: `reason` is a short fixed phrase, `detail` quotes the order."""
 
     reason: str
+    detail: str = ""
 
 
 @dataclass(frozen=True)
@@ -103,9 +104,9 @@ def _sum_daily(items: list[tuple[Decimal | None, Decimal | None]]) -> Decimal | 
 def _read_part(
     dosage: Dosage, weight_kg: Decimal | None, knowledge: Knowledge
 ) -> _Part | Unreadable:
-    if dosage.dose_is_rate:
-        return Unreadable("the dose is given as an infusion rate")
     if dosage.dose is None:
+        if dosage.dose_is_rate:
+            return Unreadable("the dose is given only as an infusion rate")
         return Unreadable("the dose is given as a range" if dosage.dose_is_range else "no dose")
     unit, value = dosage.dose.unit, dosage.dose.value
     per_day = doses_per_day(dosage, knowledge)
@@ -119,7 +120,9 @@ def _read_part(
     if unit in knowledge.dosing.per_kg_units:
         per_kg = value * knowledge.dosing.per_kg_units[unit]
         return _Part(per_kg * weight_kg if weight_kg else None, per_kg, per_day_value, notes)
-    return Unreadable(f"the dose unit '{unit or 'none'}' is not a mass or mg/kg")
+    return Unreadable(
+        "the dose unit is not a mass or mg/kg", f"the dose unit is '{unit or 'none'}'"
+    )
 
 
 NO_TIMING = "the order has no timing: its dose was read as the daily total"
@@ -132,8 +135,13 @@ def doses_per_day(
     day = knowledge.dosing.period_seconds["d"]
     if dosage.period is not None:
         seconds = knowledge.dosing.period_seconds.get(dosage.period_unit or "")
-        if seconds is None or dosage.period <= 0:
-            return Unreadable(f"the period unit '{dosage.period_unit or 'none'}' cannot be read")
+        if seconds is None:
+            return Unreadable(
+                "the period unit cannot be read",
+                f"the period unit is '{dosage.period_unit or 'none'}'",
+            )
+        if dosage.period <= 0:
+            return Unreadable("the timing period is not positive")
         frequency = dosage.frequency_max or dosage.frequency or 1
         notes: tuple[str, ...] = ()
         if dosage.frequency_max or dosage.period_max:
@@ -146,7 +154,9 @@ def doses_per_day(
     if dosage.timing_code is not None:
         per_day = knowledge.dosing.timing_codes.get(dosage.timing_code)
         if per_day is None:
-            return Unreadable(f"the timing code '{dosage.timing_code}' cannot be read")
+            return Unreadable(
+                "the timing code cannot be read", f"the timing code is '{dosage.timing_code}'"
+            )
         return per_day, ()
     return None, (NO_TIMING,)
 

@@ -113,7 +113,8 @@ def unreadable_card(order: MedicationOrder, reading: Unreadable, knowledge: Know
         "dose-unreadable",
         [
             f"Order: {order.drug_text or drug}.",
-            f"Could not read the dose: {reading.reason}.",
+            f"Could not read the dose: {reading.reason}"
+            + (f" ({reading.detail})." if reading.detail else "."),
             "The dose was not checked. Give the dose as a quantity in mg, g or mg/kg with a timing.",
         ],
         subject=order.ref,
