@@ -19,8 +19,9 @@ $(STAMP): $(BIN)/python pyproject.toml
 
 install: $(STAMP)
 
+# The local demo runs without JWT authentication (it says so in its log); never with patient data.
 run: $(STAMP)
-	$(BIN)/ane-cds serve --host $(HOST) --port $(PORT)
+	CDS_AUTH=$${CDS_AUTH:-off} $(BIN)/ane-cds serve --host $(HOST) --port $(PORT)
 
 lint: $(STAMP)
 	$(BIN)/ruff check cds_service tests

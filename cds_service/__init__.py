@@ -13,9 +13,12 @@ from cds_service.config import Settings, settings_from_env
 from cds_service.fhir.client import FhirClient
 from cds_service.fhir.gather import ClientFactory
 from cds_service.protocol.services import load_registry
+from cds_service.web.auth import JwtVerifier, KeyStore, ReplayStore
 from cds_service.web.errors import register_error_handlers
 from cds_service.web.routes import blueprint
 from cds_service.web.state import AppState
+
+log = logging.getLogger("cds_service")
 
 
 def utc_now() -> datetime:
@@ -30,14 +33,27 @@ def create_app(
     client_factory: ClientFactory | None = None,
 ) -> Flask:
     """Build the service; refuses to start (raises) when knowledge or descriptors are invalid."""
-    settings = settings or settings_from_env()
+    settings = (settings or settings_from_env()).check()
     logging.getLogger("cds_service").setLevel(settings.log_level)
     fhir_settings = settings.fhir
+    verifier = None
+    if settings.auth_enabled:
+        verifier = JwtVerifier(
+            settings.issuers,
+            KeyStore(settings.jwks_refresh_s),
+            ReplayStore(settings.data_dir / "jti.sqlite3"),
+        )
+    else:
+        log.warning(
+            "authentication is OFF (CDS_AUTH=off): any caller is accepted; "
+            "never run like this with patient data"
+        )
 
     def default_factory(base_url: str, token: str | None) -> FhirClient:
         return FhirClient(base_url, token, fhir_settings)
 
     app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions["ane_cds"] = AppState(
         settings=settings,
@@ -45,6 +61,7 @@ def create_app(
         registry=load_registry(settings.hooks_dir),
         clock=clock,
         client_factory=client_factory or default_factory,
+        verifier=verifier,
     )
     app.register_blueprint(blueprint)
     register_error_handlers(app)

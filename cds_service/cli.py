@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
+import logging.config
+import os
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -13,8 +14,9 @@ from gunicorn.app.base import BaseApplication
 
 from cds_service import create_app, utc_now
 from cds_service.clinical.knowledge import KnowledgeError
-from cds_service.config import ConfigError
+from cds_service.config import ConfigError, settings_from_env
 from cds_service.fixtures import case_names, load_case, request_at
+from cds_service.web.logs import logging_config
 
 
 class _Gunicorn(BaseApplication):  # type: ignore[misc]
@@ -35,7 +37,8 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]
 def serve(host: str, port: int, workers: int, threads: int, timeout: int) -> int:
     """Check that the app builds (knowledge, descriptors, settings), then serve it."""
     try:
-        create_app()
+        settings = settings_from_env()
+        create_app(settings)
     except (KnowledgeError, ConfigError, ValueError) as error:
         print(f"ane-cds: cannot start: {error}", file=sys.stderr)
         return 2
@@ -45,6 +48,8 @@ def serve(host: str, port: int, workers: int, threads: int, timeout: int) -> int
         "threads": threads,
         "timeout": timeout,
         "accesslog": "-",
+        "access_log_format": '%(m)s %(U)s %(s)s %(D)sus',
+        "logconfig_dict": logging_config(settings.log_level),
         "control_socket_disable": True,
     }
     _Gunicorn(options).run()
@@ -74,7 +79,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     show = commands.add_parser("example", help="print a fixture hook request, times moved to now")
     show.add_argument("name", help="case name in fhir_fixtures/cases (e.g. e3-order-select)")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.config.dictConfig(logging_config(os.environ.get("CDS_LOG_LEVEL", "INFO").upper()))
     if args.command == "serve":
         return serve(args.host, args.port, args.workers, args.threads, args.timeout)
     return example(args.name)

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import os
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from cds_service.clinical.knowledge import DEFAULT_PATH as DEFAULT_KNOWLEDGE
 from cds_service.fhir.client import ClientSettings
@@ -13,21 +19,61 @@ from cds_service.protocol.services import DEFAULT_HOOKS_DIR
 
 TRUE = frozenset({"1", "true", "yes", "on"})
 FALSE = frozenset({"0", "false", "no", "off"})
+DEFAULT_DATA_DIR = Path(tempfile.gettempdir()) / "ane-cds"
 
 
 class ConfigError(ValueError):
     """A CDS_* setting is invalid; the message names the variable."""
 
 
+class Issuer(BaseModel):
+    """A trusted EHR: its JWKS sources, the FHIR servers it may name, and its tenants."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    iss: str = Field(min_length=1)
+    jwks_file: Path | None = None
+    jwks_url: str | None = None
+    jku: tuple[str, ...] = ()
+    fhir_servers: tuple[str, ...] = ()
+    tenants: tuple[str, ...] = ()
+
+
 @dataclass(frozen=True)
 class Settings:
-    """Everything configurable, with safe defaults."""
+    """Everything configurable, with safe defaults (authentication on)."""
 
     hooks_dir: Path = DEFAULT_HOOKS_DIR
     knowledge_file: Path = DEFAULT_KNOWLEDGE
     allow_anonymous_fhir: bool = False
     fhir: ClientSettings = field(default_factory=ClientSettings)
     log_level: str = "INFO"
+    auth_enabled: bool = True
+    public_base_url: str = ""
+    issuers: tuple[Issuer, ...] = ()
+    fhir_servers: tuple[str, ...] = ()
+    cors_origins: tuple[str, ...] = ()
+    max_body_bytes: int = 5_000_000
+    data_dir: Path = DEFAULT_DATA_DIR
+    jwks_refresh_s: float = 60.0
+
+    def check(self) -> Settings:
+        """Raise ConfigError when the settings cannot run safely together."""
+        if self.auth_enabled and not (self.issuers and self.public_base_url):
+            raise ConfigError(
+                "authentication is on (CDS_AUTH): set CDS_TRUSTED_ISSUERS (or "
+                "CDS_TRUSTED_ISSUERS_FILE) and CDS_PUBLIC_BASE_URL, or set CDS_AUTH=off explicitly"
+            )
+        if self.public_base_url and urlsplit(self.public_base_url).scheme not in ("http", "https"):
+            raise ConfigError("CDS_PUBLIC_BASE_URL must be an absolute http(s) URL")
+        for issuer in self.issuers:
+            if not (issuer.jwks_file or issuer.jwks_url or issuer.jku):
+                raise ConfigError(f"trusted issuer {issuer.iss} has no JWKS source")
+            if issuer.jwks_file and not issuer.jwks_file.is_file():
+                raise ConfigError(f"JWKS file of issuer {issuer.iss} does not exist")
+        if "*" in self.cors_origins and len(self.cors_origins) > 1:
+            raise ConfigError("CDS_CORS_ORIGINS is either * or a list of origins")
+        return self
 
 
 def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
@@ -36,32 +82,53 @@ def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
         return default
     if raw.lower() in TRUE | FALSE:
         return raw.lower() in TRUE
-    raise ConfigError(f"{name} must be true or false")
+    raise ConfigError(f"{name} must be true or false (or on/off)")
 
 
-def _number(
-    env: Mapping[str, str], name: str, default: float, cast: type[float] | type[int]
-) -> float:
+def _number(env: Mapping[str, str], name: str, default: float) -> float:
     raw = env.get(name)
     if raw is None:
         return default
     try:
-        value = cast(raw)
+        value = float(raw)
     except ValueError:
-        raise ConfigError(f"{name} must be a {cast.__name__}") from None
+        raise ConfigError(f"{name} must be a number") from None
     if value < 0:
         raise ConfigError(f"{name} must not be negative")
     return value
 
 
+def _list(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    return tuple(item.strip() for item in env.get(name, "").split(",") if item.strip())
+
+
+def _issuers(env: Mapping[str, str]) -> tuple[Issuer, ...]:
+    raw = env.get("CDS_TRUSTED_ISSUERS")
+    path = env.get("CDS_TRUSTED_ISSUERS_FILE")
+    name = "CDS_TRUSTED_ISSUERS"
+    if path:
+        name = "CDS_TRUSTED_ISSUERS_FILE"
+        try:
+            raw = Path(path).read_text("utf-8")
+        except OSError as error:
+            raise ConfigError(f"{name}: cannot read {path}: {error.strerror}") from None
+    if not raw:
+        return ()
+    try:
+        items: Any = json.loads(raw)
+        return tuple(Issuer.model_validate(item) for item in items)
+    except (ValueError, TypeError, ValidationError) as error:
+        raise ConfigError(f"{name} must be a JSON list of issuers: {error}") from None
+
+
 def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
-    """Read CDS_* variables (see the README's configuration table)."""
+    """Read CDS_* variables (see the README's configuration table) and check them."""
     env = os.environ if env is None else env
     fhir = ClientSettings(
-        connect_timeout_s=_number(env, "CDS_FHIR_CONNECT_TIMEOUT", 3.05, float),
-        read_timeout_s=_number(env, "CDS_FHIR_TIMEOUT", 10.0, float),
-        retries=int(_number(env, "CDS_FHIR_RETRIES", 2, int)),
-        page_cap=int(_number(env, "CDS_FHIR_PAGE_CAP", 20, int)),
+        connect_timeout_s=_number(env, "CDS_FHIR_CONNECT_TIMEOUT", 3.05),
+        read_timeout_s=_number(env, "CDS_FHIR_TIMEOUT", 10.0),
+        retries=int(_number(env, "CDS_FHIR_RETRIES", 2)),
+        page_cap=int(_number(env, "CDS_FHIR_PAGE_CAP", 20)),
     )
     level = env.get("CDS_LOG_LEVEL", "INFO").upper()
     if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
@@ -72,4 +139,12 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
         allow_anonymous_fhir=_bool(env, "CDS_ALLOW_ANONYMOUS_FHIR", False),
         fhir=fhir,
         log_level=level,
-    )
+        auth_enabled=_bool(env, "CDS_AUTH", True),
+        public_base_url=env.get("CDS_PUBLIC_BASE_URL", "").rstrip("/"),
+        issuers=_issuers(env),
+        fhir_servers=_list(env, "CDS_FHIR_SERVERS"),
+        cors_origins=_list(env, "CDS_CORS_ORIGINS"),
+        max_body_bytes=int(_number(env, "CDS_MAX_BODY_BYTES", 5_000_000)),
+        data_dir=Path(env.get("CDS_DATA_DIR", str(DEFAULT_DATA_DIR))),
+        jwks_refresh_s=_number(env, "CDS_JWKS_REFRESH_SECONDS", 60.0),
+    ).check()

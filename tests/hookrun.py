@@ -7,11 +7,10 @@ from typing import Any
 import responses
 
 from cds_service import create_app
-from cds_service.config import Settings
 from cds_service.fhir.gather import expected_type
 from cds_service.protocol.services import load_registry
 from tests.builders import PATIENT_ID, REFERENCE, hook_request, prefetch_for
-from tests.conftest import FAST_FHIR
+from tests.conftest import settings_for_tests
 from tests.shapes import assert_cds_response
 
 BASE = "https://fhir.test.example/r4"
@@ -24,7 +23,7 @@ SERVICES = {
 
 
 def _post(body: dict[str, Any], hook: str) -> dict[str, Any]:
-    app = create_app(Settings(fhir=FAST_FHIR), clock=lambda: REFERENCE)
+    app = create_app(settings_for_tests(), clock=lambda: REFERENCE)
     response = app.test_client().post(f"/cds-services/{SERVICES[hook]}", json=body)
     assert response.status_code == 200, response.get_json()
     answer: dict[str, Any] = response.get_json()

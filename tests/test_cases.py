@@ -9,11 +9,10 @@ import pytest
 import responses
 
 from cds_service import create_app
-from cds_service.config import Settings
 from cds_service.fhir.gather import expected_type
 from cds_service.fixtures import case_names, load_case
 from cds_service.protocol.services import load_registry
-from tests.conftest import FAST_FHIR
+from tests.conftest import settings_for_tests
 from tests.shapes import assert_cds_response
 
 BASE = "https://ehr.example.org/fhir"
@@ -22,7 +21,7 @@ TOKEN = "case-token-5d1e"
 
 def _post(case: dict[str, Any], body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
     now = datetime.fromisoformat(case["referenceInstant"])
-    app = create_app(Settings(fhir=FAST_FHIR), clock=lambda: now)
+    app = create_app(settings_for_tests(), clock=lambda: now)
     response = app.test_client().post(f"/cds-services/{case['service']}", json=body)
     return response.status_code, response.get_json()
 

@@ -47,6 +47,7 @@ def test_serve_refuses_to_start_with_an_invalid_knowledge_file(
     broken = tmp_path / "ane.toml"
     broken.write_text("[meta]\nversion = 1\n")
     monkeypatch.setenv("CDS_KNOWLEDGE_FILE", str(broken))
+    monkeypatch.setenv("CDS_AUTH", "off")
     assert main(["serve", "--port", "1"]) == 2
     assert "knowledge file" in capsys.readouterr().err
 
@@ -57,3 +58,13 @@ def test_serve_refuses_to_start_with_an_invalid_setting(
     monkeypatch.setenv("CDS_FHIR_TIMEOUT", "soon")
     assert main(["serve", "--port", "1"]) == 2
     assert "CDS_FHIR_TIMEOUT" in capsys.readouterr().err
+
+
+def test_serve_refuses_to_start_with_authentication_on_but_no_issuers(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("CDS_AUTH", raising=False)
+    monkeypatch.delenv("CDS_TRUSTED_ISSUERS", raising=False)
+    assert main(["serve", "--port", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "CDS_TRUSTED_ISSUERS" in err and "CDS_AUTH=off" in err

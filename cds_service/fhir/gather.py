@@ -17,6 +17,7 @@ from enum import Enum
 from typing import Any
 
 from cds_service.fhir.client import FhirClient, FhirError, bundle_resources, next_link
+from cds_service.fhir.guard import fhir_server_allowed
 from cds_service.fhir.r4 import InvalidResource, validate_resource
 from cds_service.protocol.errors import HookError, Issue, bad_request, data_unavailable
 from cds_service.protocol.request import HookRequest
@@ -91,6 +92,21 @@ def gather_resources(
             pending[key] = _fetch(client, key, template, request.context)
     results.update(_run_concurrently(pending))
     return Gathered({key: results[key] for key in service.prefetch}, states)
+
+
+def check_fhir_server(request: HookRequest, allowed: tuple[str, ...]) -> None:
+    """403 before any outbound call when the request names a FHIR server that is not allowed."""
+    if request.fhirServer is not None and not fhir_server_allowed(request.fhirServer, allowed):
+        raise HookError(
+            403,
+            [
+                Issue(
+                    "fhirServer",
+                    "this FHIR server is not an allowed FHIR server for this service",
+                    code="forbidden",
+                )
+            ],
+        )
 
 
 def _client_if_possible(

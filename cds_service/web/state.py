@@ -1,4 +1,4 @@
-"""What the app holds for its routes: settings, knowledge, services, clock, FHIR client factory."""
+"""What the app holds for its routes: settings, knowledge, services, clock, FHIR, JWT verifier."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from cds_service.clinical.knowledge import Knowledge
 from cds_service.config import Settings
 from cds_service.fhir.gather import ClientFactory
 from cds_service.protocol.services import ServiceRegistry
+from cds_service.web.auth import JwtVerifier
 
 
 @dataclass(frozen=True)
@@ -19,3 +20,4 @@ class AppState:
     registry: ServiceRegistry
     clock: Callable[[], datetime]
     client_factory: ClientFactory
+    verifier: JwtVerifier | None

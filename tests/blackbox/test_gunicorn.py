@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -28,17 +30,35 @@ def _free_port() -> int:
         return port
 
 
+SERVER_LOG: list[str] = []
+STOPPERS: dict[str, Callable[[], None]] = {}
+
+
+def _stop_now(base: str) -> None:
+    STOPPERS.pop(base)()
+
+
 @pytest.fixture(scope="module")
 def server() -> Iterator[str]:
     port = _free_port()
+    log_file = tempfile.TemporaryFile()  # noqa: SIM115 (closed in the finally below)
     process = subprocess.Popen(
         [str(ANE_CDS), "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "2"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stdout=log_file,
+        stderr=subprocess.STDOUT,
         start_new_session=True,
-        env={**os.environ, "CDS_LOG_LEVEL": "INFO"},
+        env={**os.environ, "CDS_LOG_LEVEL": "INFO", "CDS_AUTH": "off"},
     )
     base = f"http://127.0.0.1:{port}"
+
+    def stop() -> None:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+            process.wait(timeout=10)
+            log_file.seek(0)
+            SERVER_LOG.extend(log_file.read().decode().splitlines())
+
+    STOPPERS[base] = stop
     try:
         deadline = time.monotonic() + 20
         while True:
@@ -51,10 +71,9 @@ def server() -> Iterator[str]:
                 time.sleep(0.1)
         yield base
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=10)
-        assert process.stderr is not None
-        process.stderr.close()
+        stop()
+        STOPPERS.pop(base, None)
+        log_file.close()
 
 
 def test_discovery_over_http(server: str) -> None:
@@ -83,3 +102,19 @@ def test_bad_request_over_http_is_an_outcome(server: str) -> None:
     )
     assert response.status_code == 400
     assert response.json()["resourceType"] == "OperationOutcome"
+
+
+def test_server_logs_are_json_lines_without_patient_data(server: str) -> None:
+    """Runs last in this module: stop the server and read everything it logged."""
+    body = request_at(load_case("e1-patient-view"), datetime.now(UTC))
+    requests.post(f"{server}/cds-services/ane-patient-view", json=body, timeout=10)
+    patient_id = body["context"]["patientId"]
+    birth = body["prefetch"]["patient"]["birthDate"]
+    _stop_now(server)
+    assert SERVER_LOG, "the server logged"
+    events = [json.loads(line) for line in SERVER_LOG if line.strip()]
+    answered = [e for e in events if e.get("event") == "hook answered"]
+    assert answered and all(e["service"] and e["hook_instance"] for e in answered)
+    assert any("authentication is OFF" in e["event"] for e in events)
+    text = "\n".join(SERVER_LOG)
+    assert patient_id not in text and birth not in text
