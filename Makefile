@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8080
 
-.PHONY: run test lint typecheck pytest install clean
+.PHONY: run test lint typecheck pytest install clean integration integration-setup
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need Python 3.11 on PATH (or: make PYTHON=/path/to/python3.11 ...)"; exit 1; }
@@ -30,10 +30,37 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-pytest: $(STAMP)
+# Real FHIR servers for the integration tests: the Medplum engine (Node, pinned by its lockfile)
+# and sekmet-fhir (PyPI, in its own virtual environment).
+MEDPLUM := integration/medplum
+MEDPLUM_STAMP := $(MEDPLUM)/node_modules/.package-lock.json
+SEKMET_VENV := .venv-sekmet
+SEKMET_STAMP := $(SEKMET_VENV)/.installed
+SEKMET_VERSION := 0.1.1
+
+$(MEDPLUM_STAMP): $(MEDPLUM)/package-lock.json
+	@command -v node >/dev/null 2>&1 || { echo "need Node.js 20 on PATH for the Medplum test server"; exit 1; }
+	@node -e 'process.exit(+process.versions.node.split(".")[0] >= 20 ? 0 : 1)' || { echo "need Node.js 20 or newer"; exit 1; }
+	cd $(MEDPLUM) && npm ci --no-audit --no-fund --loglevel=error
+	@touch $(MEDPLUM_STAMP)
+
+$(SEKMET_STAMP):
+	$(PYTHON) -m venv $(SEKMET_VENV)
+	$(SEKMET_VENV)/bin/python -m pip install --quiet sekmet-fhir==$(SEKMET_VERSION)
+	@touch $(SEKMET_STAMP)
+
+integration-setup: $(STAMP) $(MEDPLUM_STAMP) $(SEKMET_STAMP)
+
+pytest: $(STAMP) integration-setup
 	$(BIN)/pytest
+
+# The end-to-end suite against any FHIR R4 server, e.g. a public sandbox (fixtures are loaded first):
+#   make integration FHIR_BASE=https://hapi.example.org/baseR4 [FHIR_TOKEN=...]
+integration: $(STAMP)
+	@test -n "$(FHIR_BASE)" || { echo "usage: make integration FHIR_BASE=https://.../fhir [FHIR_TOKEN=...]"; exit 2; }
+	ANE_CDS_FHIR_BASE=$(FHIR_BASE) ANE_CDS_FHIR_TOKEN=$(FHIR_TOKEN) $(BIN)/pytest tests/integration/test_end_to_end.py
 
 test: lint typecheck pytest
 
 clean:
-	rm -rf $(VENV) build *.egg-info .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(SEKMET_VENV) $(MEDPLUM)/node_modules build *.egg-info .mypy_cache .pytest_cache .ruff_cache

@@ -42,6 +42,30 @@ def shift_times(value: Any, delta: timedelta) -> Any:
 
 def request_at(case: dict[str, Any], now: datetime) -> dict[str, Any]:
     """The case's hook request with its times moved so that its reference instant is `now`."""
-    reference = datetime.fromisoformat(case["referenceInstant"])
-    request: dict[str, Any] = shift_times(case["request"], now - reference)
+    request: dict[str, Any] = shift_to(case["request"], case["referenceInstant"], now)
     return request
+
+
+PATIENTS_DIR = FIXTURES_DIR / "patients"
+
+
+def patient_manifest(directory: Path = PATIENTS_DIR) -> dict[str, Any]:
+    """The synthetic patients: id, file, description and the cards each hook must give."""
+    manifest: dict[str, Any] = json.loads((directory / "manifest.json").read_text("utf-8"))
+    return manifest
+
+
+def patient_bundle(entry: dict[str, Any], directory: Path = PATIENTS_DIR) -> dict[str, Any]:
+    """A patient's transaction Bundle, as stored (times at the manifest's reference instant)."""
+    bundle: dict[str, Any] = json.loads((directory / entry["file"]).read_text("utf-8"))
+    return bundle
+
+
+def bundle_resources(bundle: dict[str, Any]) -> list[dict[str, Any]]:
+    """The resources of a transaction Bundle."""
+    return [entry["resource"] for entry in bundle.get("entry", [])]
+
+
+def shift_to(value: Any, reference: str, now: datetime) -> Any:
+    """A fixture value with its times moved so that `reference` becomes `now`."""
+    return shift_times(value, now - datetime.fromisoformat(reference))

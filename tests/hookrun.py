@@ -36,15 +36,17 @@ def run_hook(
     resources: list[dict[str, Any]],
     drafts: list[dict[str, Any]] | None = None,
     selections: list[str] | None = None,
+    pid: str = PATIENT_ID,
 ) -> list[dict[str, Any]]:
     """The cards of one hook call; the FHIR-fetch path must give exactly the same answer."""
-    with_prefetch = _post(hook_request(hook, resources, drafts=drafts, selections=selections), hook)
+    request = hook_request(hook, resources, drafts=drafts, selections=selections, pid=pid)
+    with_prefetch = _post(request, hook)
     templates = load_registry().get(SERVICES[hook]).prefetch  # type: ignore[union-attr]
     prefetch = prefetch_for(resources)
     with responses.RequestsMock() as rsps:
         for key, template in templates.items():
             kind = expected_type(template)
-            url = f"{BASE}/{kind}/{PATIENT_ID}" if kind == "Patient" else f"{BASE}/{kind}"
+            url = f"{BASE}/{kind}/{pid}" if kind == "Patient" else f"{BASE}/{kind}"
             rsps.get(url, json=prefetch[key])
         body = hook_request(
             hook,
@@ -54,6 +56,7 @@ def run_hook(
             prefetch=False,
             fhir_server=BASE,
             token=TOKEN,
+            pid=pid,
         )
         fetched = _post(body, hook)
     assert fetched == with_prefetch

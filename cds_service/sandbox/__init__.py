@@ -1,0 +1,1 @@
+"""Tools for integration teams: load synthetic patients into a FHIR server, fire hooks like an EHR."""
