@@ -224,12 +224,12 @@ class Tocilizumab(_Frozen):
     weight_explain_within_kg: Decimal
     dose_tolerance_ratio: Decimal
     anc_critical_below: Decimal
-    anc_mild_below: Decimal
+    anc_mild_at_or_below: Decimal
     platelets_critical_below: Decimal
-    platelets_mild_below: Decimal
+    platelets_mild_at_or_below: Decimal
     liver_critical_above_uln: Decimal
     liver_warning_above_uln: Decimal
-    liver_mild_above_uln: Decimal
+    liver_mild_at_or_above_uln: Decimal
 
 
 class CardText(_Frozen):

@@ -126,10 +126,10 @@ def _labs(
                 limit=fmt(tcz.anc_critical_below),
             )
         )
-    elif anc.value < tcz.anc_mild_below:
+    elif anc.value <= tcz.anc_mild_at_or_below:
         milder.append(
             f"ANC {fmt(anc.value, 2)} x10^3/uL ({fmt(tcz.anc_critical_below)}-"
-            f"{fmt(tcz.anc_mild_below)}): monitor."
+            f"{fmt(tcz.anc_mild_at_or_below)}): monitor."
         )
     platelets = recent(facts.values("platelets"), episode, knowledge)
     if platelets is None:
@@ -145,10 +145,10 @@ def _labs(
                 limit=fmt(tcz.platelets_critical_below),
             )
         )
-    elif platelets.value < tcz.platelets_mild_below:
+    elif platelets.value <= tcz.platelets_mild_at_or_below:
         milder.append(
             f"Platelets {fmt(platelets.value)} x10^3/uL ({fmt(tcz.platelets_critical_below)}-"
-            f"{fmt(tcz.platelets_mild_below)}): monitor."
+            f"{fmt(tcz.platelets_mild_at_or_below)}): monitor."
         )
     liver, liver_notes = _liver(facts, episode, knowledge)
     return found + liver, milder + liver_notes
@@ -192,7 +192,7 @@ def _liver(
                     text="weigh the liver risk of tocilizumab.",
                 )
             )
-        elif ratio > tcz.liver_mild_above_uln:
+        elif ratio >= tcz.liver_mild_at_or_above_uln:
             milder.append(f"{described}: monitor liver enzymes.")
     if not seen:
         milder.append(f"No recent ALT or AST (last {knowledge.windows.recent_lab_hours} h).")
