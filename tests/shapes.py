@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from cds_service.fhir.r4 import validate_resource
+from cds_service.fhir.r4 import validate_whole_resource
 from cds_service.protocol.cards import CardsResponse, find_empty_values
 
 
@@ -23,6 +23,6 @@ def assert_cds_response(body: dict[str, Any]) -> None:
             assert suggestion["uuid"]
             for action in suggestion["actions"]:
                 if action["type"] in ("create", "update"):
-                    validate_resource(action["resource"])
+                    validate_whole_resource(action["resource"])
         for reason in card.get("overrideReasons", []):
             assert reason["code"] and reason["system"] and reason["display"]

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from cds_service.fhir.r4 import validate_resource
+from cds_service.fhir.r4 import validate_whole_resource
 from cds_service.fixtures import bundle_resources, patient_bundle, patient_manifest
 from tests.builders import REFERENCE
 from tests.hookrun import run_hook
@@ -38,7 +38,7 @@ def test_bundle_is_a_valid_r4_transaction_with_stable_ids(pid: str) -> None:
     assert bundle["resourceType"] == "Bundle" and bundle["type"] == "transaction"
     for entry in bundle["entry"]:
         resource = entry["resource"]
-        validate_resource(resource)
+        validate_whole_resource(resource)
         assert entry["request"] == {
             "method": "PUT",
             "url": f"{resource['resourceType']}/{resource['id']}",

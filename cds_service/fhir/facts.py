@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -41,17 +42,17 @@ def build_facts(
     by_type: dict[str, list[Json]] = {}
     for resource in resources:
         by_type.setdefault(str(resource.get("resourceType")), []).append(resource)
-    labs, skipped = _labs(by_type.get("Observation", []), knowledge)
+    observed = _observations(by_type.get("Observation", []), knowledge)
     patients = by_type.get("Patient", [])
     return PatientFacts(
         patient_id=patient_id,
         birth_date=_birth_date(patients[0]) if patients else None,
         birth_date_latest=_latest_birth_date(patients[0]) if patients else None,
-        labs=labs,
-        skipped=skipped,
-        findings=_findings(by_type.get("Observation", []), knowledge),
+        labs={fact: tuple(sorted(v, key=_newest_first)) for fact, v in observed.values.items()},
+        skipped=tuple(sorted(observed.skipped, key=_newest_first)),
+        findings=tuple(observed.findings),
         conditions=tuple(_condition(c, knowledge) for c in by_type.get("Condition", [])),
-        cultures=_cultures(by_type.get("Observation", []), knowledge),
+        cultures=tuple(observed.cultures),
         medications=tuple(_order(m, knowledge) for m in by_type.get("MedicationRequest", [])),
         tcz_allergy=any(_tcz_allergy(a, knowledge) for a in by_type.get("AllergyIntolerance", [])),
         draft_orders=tuple(
@@ -70,14 +71,14 @@ def parse_datetime(text: object) -> datetime | None:
     """A FHIR dateTime/instant as an aware datetime; a partial date is the start of its period."""
     if not isinstance(text, str):
         return None
-    partial = PARTIAL_DATE.match(text)
-    if partial:
+    try:
+        parsed = datetime.fromisoformat(text)  # full dates and date-times: the common case
+    except ValueError:
+        partial = PARTIAL_DATE.match(text)  # "2026" or "2026-11"
+        if partial is None:
+            return None
         year, month, day = partial.groups()
         return datetime(int(year), int(month or 1), int(day or 1), tzinfo=UTC)
-    try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
-        return None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
@@ -144,18 +145,87 @@ def _status_code(concept: object) -> str | None:
 
 def _observation_counts(observation: Json, knowledge: Knowledge, vital_sign: bool) -> bool:
     status = observation.get("status")
-    allowed = knowledge.statuses.observation
-    if vital_sign:
-        allowed = allowed | knowledge.statuses.vital_sign_extra
-    return status in allowed
+    return status in knowledge.statuses.observation or (
+        vital_sign and status in knowledge.statuses.vital_sign_extra
+    )
 
 
-def _lab_of(observation: Json, knowledge: Knowledge) -> tuple[str, Lab] | None:
-    loinc = _codes(observation.get("code"), knowledge.systems.loinc)
-    for fact, lab in knowledge.labs.items():
-        if loinc.intersection(lab.loinc):
-            return fact, lab
+@dataclass(frozen=True)
+class ObservationIndex:
+    """Which fact an Observation code means: "system|code" -> ("lab"|"finding"|"culture", name)."""
+
+    kinds: Mapping[str, tuple[str, str]]
+
+
+_INDEXES: dict[int, tuple[Knowledge, ObservationIndex]] = {}
+
+
+def observation_index(knowledge: Knowledge) -> ObservationIndex:
+    """The code index of a knowledge file, built once (knowledge is immutable)."""
+    cached = _INDEXES.get(id(knowledge))
+    if cached is None or cached[0] is not knowledge:
+        kinds: dict[str, tuple[str, str]] = {}
+        loinc = knowledge.systems.loinc
+        for fact, lab in knowledge.labs.items():
+            kinds.update({f"{loinc}|{code}": ("lab", fact) for code in lab.loinc})
+        for name, finding in knowledge.findings.items():
+            kinds.update({code: ("finding", name) for code in finding.codes})
+        cultures = knowledge.cultures.blood_loinc + knowledge.cultures.csf_loinc
+        kinds.update({f"{loinc}|{code}": ("culture", "culture") for code in cultures})
+        cached = (knowledge, ObservationIndex(kinds))
+        _INDEXES[id(knowledge)] = cached
+    return cached[1]
+
+
+def _kind_of(observation: Json, index: ObservationIndex) -> tuple[str, str] | None:
+    for coding in _codings(observation.get("code")):
+        kind = index.kinds.get(f"{coding.get('system')}|{coding.get('code')}")
+        if kind is not None:
+            return kind
     return None
+
+
+@dataclass
+class _ObservationFacts:
+    values: dict[str, list[LabValue]] = field(default_factory=dict)
+    skipped: list[SkippedValue] = field(default_factory=list)
+    findings: list[FindingValue] = field(default_factory=list)
+    cultures: list[CultureFact] = field(default_factory=list)
+
+
+def _observations(observations: list[Json], knowledge: Knowledge) -> _ObservationFacts:
+    """One pass over the Observations: lab values, imaging findings and cultures."""
+    index = observation_index(knowledge)
+    out = _ObservationFacts()
+    for observation in observations:
+        kind = _kind_of(observation, index)
+        if kind is None:
+            continue
+        category, name = kind
+        vital = category == "lab" and knowledge.lab(name).vital_sign
+        if not _observation_counts(observation, knowledge, vital):
+            continue
+        if category == "lab":
+            result = _lab_value(name, knowledge.lab(name), observation, knowledge)
+            if isinstance(result, LabValue):
+                out.values.setdefault(name, []).append(result)
+            elif result is not None:
+                out.skipped.append(result)
+        elif category == "finding" and isinstance(observation.get("valueBoolean"), bool):
+            out.findings.append(
+                FindingValue(name, observation["valueBoolean"], _effective(observation))
+            )
+        elif category == "culture":
+            out.cultures.append(_culture(observation, knowledge))
+    return out
+
+
+def _culture(observation: Json, knowledge: Knowledge) -> CultureFact:
+    interpretation: set[str] = set()
+    for concept in observation.get("interpretation") or []:
+        interpretation |= _codes(concept, knowledge.systems.interpretation)
+    positive = bool(interpretation & knowledge.statuses.positive_interpretations)
+    return CultureFact(positive, _effective(observation))
 
 
 def quantity_unit(quantity: Json, ucum: str) -> str:
@@ -178,27 +248,6 @@ def _decimal(value: object) -> Decimal | None:
     if number != 0 and abs(number) < MIN_MAGNITUDE:
         return None
     return number
-
-
-def _labs(
-    observations: list[Json], knowledge: Knowledge
-) -> tuple[dict[str, tuple[LabValue, ...]], tuple[SkippedValue, ...]]:
-    values: dict[str, list[LabValue]] = {}
-    skipped: list[SkippedValue] = []
-    for observation in observations:
-        found = _lab_of(observation, knowledge)
-        if found is None:
-            continue
-        fact, lab = found
-        if not _observation_counts(observation, knowledge, lab.vital_sign):
-            continue
-        result = _lab_value(fact, lab, observation, knowledge)
-        if isinstance(result, LabValue):
-            values.setdefault(fact, []).append(result)
-        elif result is not None:
-            skipped.append(result)
-    ordered = {fact: tuple(sorted(v, key=_newest_first)) for fact, v in values.items()}
-    return ordered, tuple(sorted(skipped, key=_newest_first))
 
 
 def _newest_first(item: LabValue | SkippedValue) -> tuple[bool, float]:
@@ -235,37 +284,6 @@ def _ref_high(observation: Json, lab: Lab, knowledge: Knowledge) -> Decimal | No
             if value is not None and factor is not None and value > 0:
                 return value * factor
     return None
-
-
-def _findings(observations: list[Json], knowledge: Knowledge) -> tuple[FindingValue, ...]:
-    found: list[FindingValue] = []
-    for observation in observations:
-        codes = _system_codes(observation.get("code"))
-        for name, finding in knowledge.findings.items():
-            value = observation.get("valueBoolean")
-            if (
-                codes.intersection(finding.codes)
-                and isinstance(value, bool)
-                and _observation_counts(observation, knowledge, vital_sign=False)
-            ):
-                found.append(FindingValue(name, value, _effective(observation)))
-    return tuple(found)
-
-
-def _cultures(observations: list[Json], knowledge: Knowledge) -> tuple[CultureFact, ...]:
-    culture_codes = set(knowledge.cultures.blood_loinc) | set(knowledge.cultures.csf_loinc)
-    found: list[CultureFact] = []
-    for observation in observations:
-        if not _codes(observation.get("code"), knowledge.systems.loinc) & culture_codes:
-            continue
-        if not _observation_counts(observation, knowledge, vital_sign=False):
-            continue
-        interpretation: set[str] = set()
-        for concept in observation.get("interpretation") or []:
-            interpretation |= _codes(concept, knowledge.systems.interpretation)
-        positive = bool(interpretation & knowledge.statuses.positive_interpretations)
-        found.append(CultureFact(positive, _effective(observation)))
-    return tuple(found)
 
 
 # ---------------------------------------------------------------- conditions and allergies

@@ -18,7 +18,7 @@ from typing import Any
 
 from cds_service.fhir.client import FhirClient, FhirError, bundle_resources, next_link
 from cds_service.fhir.guard import fhir_server_allowed
-from cds_service.fhir.r4 import InvalidResource, validate_resource
+from cds_service.fhir.r4 import InvalidResource, validate_resource, validate_whole_resource
 from cds_service.protocol.errors import HookError, Issue, bad_request, data_unavailable
 from cds_service.protocol.request import HookRequest
 from cds_service.protocol.services import ServiceDescriptor, fill_template
@@ -230,11 +230,12 @@ def _check(
     resource_type: str,
     path: str,
     error: Callable[[list[Issue]], HookError],
+    validate: Callable[[Mapping[str, Any]], None] = validate_resource,
 ) -> None:
     if resource.get("resourceType") != resource_type:
         raise error([Issue(f"{path}.resourceType", f"expected a {resource_type}")])
     try:
-        validate_resource(resource)
+        validate(resource)
     except InvalidResource as invalid:
         raise error([Issue(f"{path}.{p}", "not valid FHIR R4") for p in invalid.paths]) from None
 
@@ -251,6 +252,6 @@ def draft_medication_requests(context: object) -> list[dict[str, Any]]:
         if not isinstance(resource, dict):
             raise bad_request([Issue(path, "each draft order entry must hold a resource")])
         if resource.get("resourceType") == "MedicationRequest":
-            _check(resource, "MedicationRequest", path, bad_request)
+            _check(resource, "MedicationRequest", path, bad_request, validate_whole_resource)
             orders.append(resource)
     return orders

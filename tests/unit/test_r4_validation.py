@@ -1,0 +1,88 @@
+"""Incoming FHIR data: every element the rules read is validated strictly; the rest is ignored."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from cds_service.fhir.r4 import InvalidResource, validate_resource, validate_whole_resource
+from tests.builders import condition, lab, med_order, patient
+
+
+def _obs(**changes: Any) -> dict[str, Any]:
+    resource = lab("29463-7", 18, "kg", "2026-11-21T10:00:00Z")
+    resource.update(changes)
+    return resource
+
+
+INVALID = [
+    ("birth date not a date", patient("21/11/2020"), "birthDate"),
+    ("birth date with a time", {**patient(None), "birthDate": "2020-11-21T00:00:00Z"}, "birthDate"),
+    ("observation without status", {k: v for k, v in _obs().items() if k != "status"}, "status"),
+    ("observation without code", {k: v for k, v in _obs().items() if k != "code"}, "code"),
+    ("value as a string", _obs(valueQuantity={"value": "18", "unit": "kg"}), "valueQuantity.value"),
+    (
+        "value as a boolean",
+        _obs(valueQuantity={"value": True, "unit": "kg"}),
+        "valueQuantity.value",
+    ),
+    ("time without a zone", _obs(effectiveDateTime="2026-11-21T10:00:00"), "effectiveDateTime"),
+    ("month 13", _obs(effectiveDateTime="2026-13-01"), "effectiveDateTime"),
+    ("instant without seconds", _obs(issued="2026-11-21T10:00Z"), "issued"),
+    (
+        "coding code with spaces",
+        _obs(code={"coding": [{"system": "s", "code": " x"}]}),
+        "code.coding[0].code",
+    ),
+    ("valueBoolean as a string", _obs(valueBoolean="true"), "valueBoolean"),
+    ("onset text", {**condition("763310000", None), "onsetDateTime": "yesterday"}, "onsetDateTime"),
+    (
+        "frequency zero",
+        med_order("6902", 500, frequency=0),
+        "dosageInstruction[0].timing.repeat.frequency",
+    ),
+    (
+        "period as text",
+        med_order("6902", 500, period="12"),
+        "dosageInstruction[0].timing.repeat.period",
+    ),
+    (
+        "no medication",
+        {k: v for k, v in med_order("6902", 500).items() if k != "medicationCodeableConcept"},
+        "medication[x]",
+    ),
+    ("no intent", {k: v for k, v in med_order("6902", 500).items() if k != "intent"}, "intent"),
+    ("a type the rules never read", {"resourceType": "Encounter", "status": "x"}, "resourceType"),
+]
+
+
+@pytest.mark.parametrize(("name", "resource", "path"), INVALID, ids=[i[0] for i in INVALID])
+def test_what_the_rules_read_is_validated(name: str, resource: dict[str, Any], path: str) -> None:
+    with pytest.raises(InvalidResource) as raised:
+        validate_resource(resource)
+    assert path in raised.value.paths
+
+
+@pytest.mark.parametrize(
+    "resource",
+    [
+        _obs(extension=[{"url": "http://example.org/x", "valueString": "y"}]),
+        _obs(note=[{"text": "anything"}], performer="not even a list"),
+        _obs(effectiveDateTime="2026"),
+        _obs(effectiveDateTime="2026-11-21T10:00:00.123+01:00"),
+        {**patient("2020-02-29"), "name": [{"family": "X"}], "vendorField": {"a": 1}},
+        med_order("6902", 500.5, repeat_extra={"timeOfDay": ["08:00:00", "20:00:00"]}),
+    ],
+)
+def test_elements_the_rules_do_not_read_are_ignored(resource: dict[str, Any]) -> None:
+    validate_resource(resource)
+
+
+def test_draft_orders_are_validated_whole() -> None:
+    order = med_order("6902", 500)
+    order["note"] = "should be a list"  # an element the rules never read, but the order is echoed
+    validate_resource(order)
+    with pytest.raises(InvalidResource) as raised:
+        validate_whole_resource(order)
+    assert raised.value.paths == ["note"]
