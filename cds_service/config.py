@@ -56,6 +56,8 @@ class Settings:
     max_body_bytes: int = 5_000_000
     data_dir: Path = DEFAULT_DATA_DIR
     jwks_refresh_s: float = 60.0
+    trusted_proxies: int = 0  # reverse proxies whose X-Forwarded-* headers are honoured
+    database_url: str = field(default="", repr=False)  # may hold a password: never shown
 
     def check(self) -> Settings:
         """Raise ConfigError when the settings cannot run safely together."""
@@ -98,6 +100,15 @@ def _number(env: Mapping[str, str], name: str, default: float) -> float:
     return value
 
 
+def _count(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:
+    raw = env.get(name)
+    if raw is None:
+        return default
+    if not raw.strip().isdecimal() or int(raw) < minimum:
+        raise ConfigError(f"{name} must be a whole number of at least {minimum}")
+    return int(raw)
+
+
 def _list(env: Mapping[str, str], name: str) -> tuple[str, ...]:
     return tuple(item.strip() for item in env.get(name, "").split(",") if item.strip())
 
@@ -119,6 +130,16 @@ def _issuers(env: Mapping[str, str]) -> tuple[Issuer, ...]:
         return tuple(Issuer.model_validate(item) for item in items)
     except (ValueError, TypeError, ValidationError) as error:
         raise ConfigError(f"{name} must be a JSON list of issuers: {error}") from None
+
+
+def database_url(env: Mapping[str, str]) -> str:
+    """CDS_DATABASE_URL: a postgresql:// URL for the feedback store, or "" for SQLite."""
+    url = env.get("CDS_DATABASE_URL", "").strip()
+    if url and urlsplit(url).scheme not in ("postgresql", "postgres"):
+        raise ConfigError(
+            "CDS_DATABASE_URL must be a postgresql:// URL (unset: SQLite under CDS_DATA_DIR)"
+        )
+    return url
 
 
 def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
@@ -147,4 +168,29 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
         max_body_bytes=int(_number(env, "CDS_MAX_BODY_BYTES", 5_000_000)),
         data_dir=Path(env.get("CDS_DATA_DIR", str(DEFAULT_DATA_DIR))),
         jwks_refresh_s=_number(env, "CDS_JWKS_REFRESH_SECONDS", 60.0),
+        trusted_proxies=_count(env, "CDS_TRUSTED_PROXIES", 0),
+        database_url=database_url(env),
     ).check()
+
+
+@dataclass(frozen=True)
+class ServeSettings:
+    """How gunicorn serves: worker processes, threads per worker, and timeouts in seconds."""
+
+    workers: int = 2
+    threads: int = 4
+    timeout_s: int = 30
+    graceful_timeout_s: int = 30
+    keepalive_s: int = 5
+
+
+def serve_settings_from_env(env: Mapping[str, str] | None = None) -> ServeSettings:
+    """CDS_WORKERS, CDS_THREADS, CDS_TIMEOUT, CDS_GRACEFUL_TIMEOUT, CDS_KEEPALIVE (whole numbers)."""
+    env = os.environ if env is None else env
+    return ServeSettings(
+        workers=_count(env, "CDS_WORKERS", 2, minimum=1),
+        threads=_count(env, "CDS_THREADS", 4, minimum=1),
+        timeout_s=_count(env, "CDS_TIMEOUT", 30, minimum=1),
+        graceful_timeout_s=_count(env, "CDS_GRACEFUL_TIMEOUT", 30, minimum=1),
+        keepalive_s=_count(env, "CDS_KEEPALIVE", 5),
+    )

@@ -12,6 +12,7 @@ from flask import Blueprint, Response, current_app, g, jsonify, request
 from cds_service.pipeline import answer_hook
 from cds_service.protocol.errors import HookError, Issue
 from cds_service.web.errors import outcome_response
+from cds_service.web.feedback import record_served
 from cds_service.web.security import protect
 from cds_service.web.state import AppState
 
@@ -80,6 +81,7 @@ def call_service(service_id: str) -> tuple[Response, int] | Response:
             "duration_ms": round(1000 * (time.perf_counter() - started), 1),
         },
     )
+    record_served(state, service_id, fields["hook_instance"], answer)
     return jsonify(answer)
 
 

@@ -8,6 +8,7 @@ from datetime import datetime
 
 from cds_service.clinical.knowledge import Knowledge
 from cds_service.config import Settings
+from cds_service.feedback import FeedbackStore
 from cds_service.fhir.gather import ClientFactory
 from cds_service.protocol.services import ServiceRegistry
 from cds_service.web.auth import JwtVerifier
@@ -21,3 +22,4 @@ class AppState:
     clock: Callable[[], datetime]
     client_factory: ClientFactory
     verifier: JwtVerifier | None
+    feedback: FeedbackStore | None = None  # served cards and feedback (None: not recorded)
