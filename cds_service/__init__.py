@@ -3,18 +3,24 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable
 from datetime import UTC, datetime
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from cds_service.clinical.knowledge import load_knowledge
 from cds_service.config import Settings, settings_from_env
+from cds_service.feedback import open_store
 from cds_service.fhir.client import FhirClient
 from cds_service.fhir.gather import ClientFactory
 from cds_service.protocol.services import load_registry
 from cds_service.web.auth import JwtVerifier, KeyStore, ReplayStore
 from cds_service.web.errors import register_error_handlers
+from cds_service.web.feedback import blueprint as feedback_blueprint
+from cds_service.web.floor import floor
+from cds_service.web.health import health as health_blueprint
 from cds_service.web.routes import blueprint
 from cds_service.web.state import AppState
 
@@ -62,7 +68,17 @@ def create_app(
         clock=clock,
         client_factory=client_factory or default_factory,
         verifier=verifier,
+        feedback=open_store(settings.data_dir, settings.database_url),
     )
     app.register_blueprint(blueprint)
+    app.register_blueprint(feedback_blueprint)
+    app.register_blueprint(health_blueprint)
+    if settings.trusted_proxies:  # X-Forwarded-* only from the configured number of proxies
+        hops = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops, x_prefix=hops
+        )
+    if os.environ.get("CDS_BENCH_FLOOR") == "on":  # benchmark only: see cds_service/web/floor.py
+        app.register_blueprint(floor)
     register_error_handlers(app)
     return app
