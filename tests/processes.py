@@ -96,7 +96,8 @@ def cds_service(env: dict[str, str]) -> Iterator[Running]:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     command = [str(ANE_CDS), "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "2"]
-    with running(command, base, f"{base}/cds-services", env={"CDS_AUTH": "off", **env}) as run:
+    defaults = {"CDS_AUTH": "off", "CDS_PUBLIC_BASE_URL": base}
+    with running(command, base, f"{base}/cds-services", env={**defaults, **env}) as run:
         yield run
 
 
