@@ -5,7 +5,10 @@ from __future__ import annotations
 import logging
 import logging.config
 import re
+import shutil
+import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from flask import Flask
@@ -26,12 +29,17 @@ TEST_FHIR_SERVERS = (
 )
 
 
+# Replay store and feedback database of in-process test apps: a directory of this run only.
+TEST_DATA_DIR = Path(tempfile.mkdtemp(prefix="ane-cds-tests-"))
+
+
 def settings_for_tests(**changes: object) -> Settings:
     """Settings for tests: authentication off (tests/api/test_auth.py turns it on)."""
     values: dict[str, object] = {
         "fhir": FAST_FHIR,
         "auth_enabled": False,
         "fhir_servers": TEST_FHIR_SERVERS,
+        "data_dir": TEST_DATA_DIR,
     }
     values.update(changes)
     return Settings(**values)  # type: ignore[arg-type]
@@ -82,7 +90,17 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     logging.getLogger().addHandler(KEPT)
 
 
+@pytest.fixture(autouse=True)
+def _keep_scanning_logs() -> None:
+    """A test that runs the CLI in-process reconfigures logging; put the scan handler back."""
+    root = logging.getLogger()
+    if KEPT not in root.handlers:
+        root.addHandler(KEPT)
+    root.setLevel(logging.DEBUG)
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    shutil.rmtree(TEST_DATA_DIR, ignore_errors=True)
     leaks = [line for line in KEPT.lines if any(p.search(line) for p in SECRET_PATTERNS)]
     print(f"\nlog scan: {len(KEPT.lines)} log records checked, {len(leaks)} with secrets")
     if leaks:

@@ -44,7 +44,7 @@ INVALID = [
     ),
     (
         "period as text",
-        med_order("6902", 500, period="12"),
+        med_order("6902", 500, repeat_extra={"period": "12"}),
         "dosageInstruction[0].timing.repeat.period",
     ),
     (
