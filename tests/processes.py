@@ -10,7 +10,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -91,11 +91,22 @@ def running(
 
 
 @contextmanager
-def cds_service(env: dict[str, str]) -> Iterator[Running]:
-    """The real service under gunicorn (`ane-cds serve`)."""
+def cds_service(env: Mapping[str, str], *, workers: int = 2, threads: int = 4) -> Iterator[Running]:
+    """The real service under gunicorn (`ane-cds serve`), authentication off unless `env` says."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    command = [str(ANE_CDS), "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "2"]
+    command = [
+        str(ANE_CDS),
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--threads",
+        str(threads),
+    ]
     defaults = {"CDS_AUTH": "off", "CDS_PUBLIC_BASE_URL": base}
     with running(command, base, f"{base}/cds-services", env={**defaults, **env}) as run:
         yield run
