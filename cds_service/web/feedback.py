@@ -11,7 +11,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, jsonify
 
 from cds_service.feedback import StoreError
 from cds_service.feedback.records import cards_served, feedback_record
@@ -19,40 +19,31 @@ from cds_service.protocol.errors import HookError, Issue
 from cds_service.protocol.feedback import parse_feedback
 from cds_service.web.errors import outcome_response
 from cds_service.web.security import protect
-from cds_service.web.state import AppState
+from cds_service.web.state import AppState, app_state, read_call
 
 log = logging.getLogger("cds_service")
 blueprint = Blueprint("cds_feedback", __name__)
 protect(blueprint)
 
 
-def _state() -> AppState:
-    state: AppState = current_app.extensions["ane_cds"]
-    return state
-
-
 @blueprint.post("/cds-services/<service_id>/feedback")
 def receive_feedback(service_id: str) -> tuple[Response, int] | Response:
     """Store a feedback batch whole (200), or refuse it whole (400/404/415/503)."""
     started = time.perf_counter()
-    state = _state()
-    if state.registry.get(service_id) is None:
-        return outcome_response(404, [Issue("service", "no CDS service with this id", "not-found")])
-    if not request.is_json:
-        return outcome_response(
-            415, [Issue("Content-Type", "send application/json", code="not-supported")]
-        )
-    body: Any = request.get_json(silent=True)
-    if body is None:
-        return outcome_response(400, [Issue("$", "the request body is not valid JSON")])
+    state = app_state()
     try:
+        _, body = read_call(state, service_id)
         items = parse_feedback(body)
     except HookError as error:
         log.info(
             "feedback refused",
-            extra={"service": service_id, "status": 400, "paths": [i.path for i in error.issues]},
+            extra={
+                "service": service_id,
+                "status": error.status,
+                "paths": [i.path for i in error.issues],
+            },
         )
-        return outcome_response(400, error.issues)
+        return outcome_response(error.status, error.issues)
     if state.feedback is None:
         return _unavailable(service_id)
     received_at = state.clock()

@@ -12,19 +12,14 @@ import logging
 import os
 from collections.abc import Callable
 
-from flask import Blueprint, Response, current_app, jsonify
+from flask import Blueprint, Response, jsonify
 
 from cds_service.config import ConfigError
-from cds_service.web.state import AppState
+from cds_service.web.state import AppState, app_state
 
 log = logging.getLogger("cds_service.health")
 health = Blueprint("health", __name__, url_prefix="/health")
 NO_STORE = {"Cache-Control": "no-store"}
-
-
-def _state() -> AppState:
-    state: AppState = current_app.extensions["ane_cds"]
-    return state
 
 
 def _knowledge(state: AppState) -> str | None:
@@ -82,7 +77,7 @@ def live() -> tuple[Response, int, dict[str, str]]:
 @health.get("/ready")
 def ready() -> tuple[Response, int, dict[str, str]]:
     """Readiness: 200 with the knowledge version, or 503 with the names of the failed checks."""
-    state = _state()
+    state = app_state()
     failed = failed_checks(state)
     if failed:
         return jsonify(status="not-ready", failed=failed), 503, NO_STORE

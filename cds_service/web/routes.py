@@ -7,24 +7,19 @@ import re
 import time
 from typing import Any
 
-from flask import Blueprint, Response, current_app, g, jsonify, request
+from flask import Blueprint, Response, g, jsonify
 
 from cds_service.pipeline import answer_hook
-from cds_service.protocol.errors import HookError, Issue
+from cds_service.protocol.errors import HookError
 from cds_service.web.errors import outcome_response
 from cds_service.web.feedback import record_served
 from cds_service.web.security import protect
-from cds_service.web.state import AppState
+from cds_service.web.state import AppState, app_state, read_call
 
 log = logging.getLogger("cds_service")
 blueprint = Blueprint("cds", __name__)
 protect(blueprint)
 UUID_TEXT = re.compile(r"^[0-9a-fA-F-]{36}$")
-
-
-def _state() -> AppState:
-    state: AppState = current_app.extensions["ane_cds"]
-    return state
 
 
 def _allowed_fhir_servers(state: AppState) -> tuple[str, ...]:
@@ -36,27 +31,18 @@ def _allowed_fhir_servers(state: AppState) -> tuple[str, ...]:
 @blueprint.get("/cds-services")
 def discovery() -> Response:
     """CDS Hooks discovery document."""
-    return jsonify(_state().registry.discovery())
+    return jsonify(app_state().registry.discovery())
 
 
 @blueprint.post("/cds-services/<service_id>")
 def call_service(service_id: str) -> tuple[Response, int] | Response:
     """Answer one hook call with cards, or an OperationOutcome (400/403/404/412/415)."""
     started = time.perf_counter()
-    state = _state()
-    service = state.registry.get(service_id)
-    if service is None:
-        issue = Issue("service", "no CDS service with this id", code="not-found")
-        return outcome_response(404, [issue])
-    if not request.is_json:
-        return outcome_response(
-            415, [Issue("Content-Type", "send application/json", code="not-supported")]
-        )
-    body: Any = request.get_json(silent=True)
-    if body is None:
-        return outcome_response(400, [Issue("$", "the request body is not valid JSON")])
-    fields = {"service": service_id, "hook_instance": _hook_instance(body)}
+    state = app_state()
+    fields: dict[str, Any] = {"service": service_id, "hook_instance": None}
     try:
+        service, body = read_call(state, service_id)
+        fields["hook_instance"] = _hook_instance(body)
         answer = answer_hook(
             service,
             body,

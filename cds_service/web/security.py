@@ -4,20 +4,15 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, Response, current_app, g, request
+from flask import Blueprint, Response, g, request
 
 from cds_service.web.auth import AuthError
-from cds_service.web.state import AppState
+from cds_service.web.state import AppState, app_state
 
 log = logging.getLogger("cds_service.auth")
 CORS_HEADERS = "Authorization, Content-Type"
 CORS_METHODS = "GET, POST, OPTIONS"
 CORS_MAX_AGE = "600"
-
-
-def _state() -> AppState:
-    state: AppState = current_app.extensions["ane_cds"]
-    return state
 
 
 def _allowed_origin(state: AppState) -> str | None:
@@ -30,7 +25,7 @@ def _allowed_origin(state: AppState) -> str | None:
 
 def guard() -> Response | None:
     """Answer a CORS preflight; refuse a call without a valid JWT (401, no body)."""
-    state = _state()
+    state = app_state()
     if request.method == "OPTIONS":
         return Response(status=204)
     if state.verifier is None:
@@ -48,7 +43,7 @@ def guard() -> Response | None:
 
 def add_cors_headers(response: Response) -> Response:
     """CORS headers for an allowed origin (never * together with credentials)."""
-    origin = _allowed_origin(_state())
+    origin = _allowed_origin(app_state())
     if origin is not None:
         response.headers["Access-Control-Allow-Origin"] = origin
         response.headers["Access-Control-Allow-Headers"] = CORS_HEADERS

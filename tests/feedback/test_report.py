@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from cds_service.clinical.knowledge import default_knowledge
 from cds_service.feedback import command, open_store
 from cds_service.feedback.records import FeedbackFact, ServedCount, is_dose_topic
 from cds_service.feedback.report import UNKNOWN_CARD, build_report, report_json, report_text
@@ -18,7 +19,8 @@ from tests.feedback.test_store import CARD, record, served
 from tests.feedback.test_store import UNKNOWN_CARD as UNKNOWN_UUID
 
 OURS = "urn:ane-cds:override-reason"
-NAMES = {(OURS, "reviewed"): "Weight-based dose already reviewed by pharmacy"}
+REVIEWED = default_knowledge().override_reasons["reviewed"]  # its display, from the knowledge
+NAMES = {(OURS, "reviewed"): REVIEWED}
 
 
 def fact(
@@ -103,7 +105,7 @@ def test_rates_per_topic_and_version() -> None:
 def test_top_override_reasons_are_named_even_without_display() -> None:
     report = build_report(FACTS, SERVED, NAMES)
     assert [(r.code, r.count, r.display) for r in report.reasons] == [
-        ("reviewed", 3, "Weight-based dose already reviewed by pharmacy"),
+        ("reviewed", 3, REVIEWED),
         ("team_decision", 1, "Team decision"),
     ]
     assert report.overrides_without_reason == 1
@@ -130,7 +132,7 @@ def test_json_and_text_carry_the_same_numbers() -> None:
     text = report_text(report)
     assert "Feedback items: 8 (accepted 3, overridden 5" in text
     assert "2 of 6 accepted (33.3%)" in text
-    assert "Weight-based dose already reviewed by pharmacy" in text
+    assert REVIEWED in text
 
 
 def test_an_empty_store_gives_an_empty_report() -> None:
@@ -164,9 +166,7 @@ def test_the_command_reports_the_stored_items_as_json_and_a_chart(tmp_path: Path
     assert (data["total"]["feedback"], data["total"]["accepted"]) == (5, 4)
     topic = next(t for t in data["topics"] if t["name"] == "mp-dose-above-max")
     assert (topic["feedback"], topic["accepted"], topic["overridden"]) == (4, 3, 1)
-    assert (
-        data["override_reasons"][0]["display"] == "Weight-based dose already reviewed by pharmacy"
-    )
+    assert data["override_reasons"][0]["display"] == REVIEWED
     assert data["unknown_card_items"] == 1
     assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert CARD not in json.dumps(data)
