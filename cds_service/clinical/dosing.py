@@ -133,6 +133,8 @@ def doses_per_day(
 ) -> tuple[Decimal | None, tuple[str, ...]] | Unreadable:
     """Administrations per day from timing.repeat (or timing.code); None: no timing."""
     day = knowledge.dosing.period_seconds["d"]
+    if dosage.period_unreadable:
+        return Unreadable("the timing period cannot be read")
     if dosage.period is not None:
         seconds = knowledge.dosing.period_seconds.get(dosage.period_unit or "")
         if seconds is None:

@@ -68,6 +68,13 @@ def completed_age(birth: date, today: date) -> Age:
     return Age(years=months // MONTHS_PER_YEAR, months=months)
 
 
+def _age(birth: date | None, now: datetime) -> Age | None:
+    """Completed age, or None when the birth date is unknown or after now (a data error)."""
+    if birth is None or birth > now.date():
+        return None
+    return completed_age(birth, now.date())
+
+
 def find_onset(facts: PatientFacts) -> datetime | None:
     """Onset of the most recent ANE Condition, else of an encephalopathy Condition."""
     for group in ("ane", "encephalopathy"):
@@ -122,10 +129,8 @@ def assess_episode(facts: PatientFacts, now: datetime, knowledge: Knowledge) -> 
         onset=onset,
         window_start=start,
         window_end=end,
-        age=completed_age(facts.birth_date, now.date()) if facts.birth_date else None,
-        youngest_age=(
-            completed_age(facts.birth_date_latest, now.date()) if facts.birth_date_latest else None
-        ),
+        age=_age(facts.birth_date, now),
+        youngest_age=_age(facts.birth_date_latest, now),
         ane_context=has_ane_context(facts, now, knowledge),
         weight=choose_weight(facts, now, knowledge),
     )

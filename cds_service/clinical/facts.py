@@ -82,6 +82,7 @@ class Dosage:
     frequency_max: int | None = None
     period: Decimal | None = None
     period_max: Decimal | None = None
+    period_unreadable: bool = False
     period_unit: str | None = None
     count: int | None = None
     time_of_day_count: int = 0

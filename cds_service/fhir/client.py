@@ -144,9 +144,10 @@ def bundle_resources(bundle: Mapping[str, Any]) -> list[dict[str, Any]]:
     """The resources of a Bundle's entries, leaving out search outcome entries."""
     resources: list[dict[str, Any]] = []
     for entry in _list(bundle, "entry"):
-        if not isinstance(entry, dict):
+        search = entry.get("search") if isinstance(entry, dict) else None
+        if not isinstance(entry, dict) or not isinstance(search, dict | None):
             raise FhirError(FhirFailure.INVALID_RESPONSE)
-        if (entry.get("search") or {}).get("mode") == "outcome":
+        if search is not None and search.get("mode") == "outcome":
             continue
         resource = entry.get("resource")
         if not isinstance(resource, dict):

@@ -29,6 +29,8 @@ DRUG_CLASSES: tuple[Drug, ...] = ("mp", "tcz", "tnf", "vasoactive")
 # Numbers outside this range are no clinical quantity (and would overflow dose arithmetic).
 MAX_MAGNITUDE = Decimal("1e12")
 MIN_MAGNITUDE = Decimal("1e-9")
+# Years a clinical date can have; others are data errors, read as unknown.
+MIN_YEAR, MAX_YEAR = 1800, 2200
 
 
 def build_facts(
@@ -68,7 +70,11 @@ def build_facts(
 
 
 def parse_datetime(text: object) -> datetime | None:
-    """A FHIR dateTime/instant as an aware datetime; a partial date is the start of its period."""
+    """A FHIR dateTime/instant as an aware datetime; a partial date is the start of its period.
+
+    A time outside the years a patient record can hold (year 1, year 9999...) is no clinical
+    time: it is read as unknown, never used in window arithmetic.
+    """
     if not isinstance(text, str):
         return None
     try:
@@ -78,15 +84,18 @@ def parse_datetime(text: object) -> datetime | None:
         if partial is None:
             return None
         year, month, day = partial.groups()
-        return datetime(int(year), int(month or 1), int(day or 1), tzinfo=UTC)
+        parsed = datetime(int(year), int(month or 1), int(day or 1), tzinfo=UTC)
+    if not MIN_YEAR <= parsed.year <= MAX_YEAR:
+        return None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def _birth_date(patient: Json) -> date | None:
     text = patient.get("birthDate")
     if isinstance(text, str) and len(text) == len("2020-01-01"):
-        return date.fromisoformat(text)
-    return None  # absent or partial: age is unknown, never guessed
+        born = date.fromisoformat(text)
+        return born if MIN_YEAR <= born.year <= MAX_YEAR else None
+    return None  # absent, partial or no clinical date: age is unknown, never guessed
 
 
 def _latest_birth_date(patient: Json) -> date | None:
@@ -411,6 +420,14 @@ def _dose_quantity(quantity: object, knowledge: Knowledge) -> DoseQuantity | Non
     return DoseQuantity(value, quantity_unit(quantity, knowledge.systems.ucum))
 
 
+def _period_unreadable(repeat: Json) -> bool:
+    """A period given but not a usable number, or a period unit without a period."""
+    given = repeat.get("period")
+    return (given is not None and _decimal(given) is None) or (
+        given is None and repeat.get("periodUnit") is not None
+    )
+
+
 def _dosage(dosage: Json, knowledge: Knowledge) -> Dosage:
     rates = dosage.get("doseAndRate") or [{}]
     first = rates[0] if isinstance(rates[0], Mapping) else {}
@@ -431,6 +448,7 @@ def _dosage(dosage: Json, knowledge: Knowledge) -> Dosage:
         frequency=repeat.get("frequency"),
         frequency_max=repeat.get("frequencyMax"),
         period=_decimal(repeat.get("period")),
+        period_unreadable=_period_unreadable(repeat),
         period_max=_decimal(repeat.get("periodMax")),
         period_unit=repeat.get("periodUnit"),
         count=repeat.get("count"),

@@ -236,6 +236,8 @@ def validate_whole_resource(resource: Mapping[str, Any]) -> None:
         paths = _paths(error, ignore={"extra_forbidden"})
         if paths:
             raise InvalidResource(resource_type, paths) from None
+    except (KeyError, TypeError, AttributeError):  # e.g. a contained resource of unknown type
+        raise InvalidResource(resource_type, ["(resource)"]) from None
 
 
 def _paths(error: ValidationError, ignore: frozenset[str] | set[str] = frozenset()) -> list[str]:

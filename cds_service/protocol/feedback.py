@@ -69,7 +69,10 @@ class FeedbackItem(_Tolerant):
     def _rfc3339(cls, value: object) -> datetime:
         if not isinstance(value, str) or not RFC3339.match(value):
             raise ValueError("outcomeTimestamp must be an RFC 3339 date-time with an offset")
-        return datetime.fromisoformat(value.upper()).astimezone(UTC)
+        try:
+            return datetime.fromisoformat(value.upper()).astimezone(UTC)
+        except OverflowError:  # e.g. 0001-01-01T00:00:00+01:00: before year 1 in UTC
+            raise ValueError("outcomeTimestamp is out of the representable range") from None
 
     @model_validator(mode="after")
     def _accepted_names_suggestions(self) -> FeedbackItem:

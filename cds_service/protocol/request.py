@@ -18,7 +18,8 @@ class _Tolerant(BaseModel):
 class FhirAuthorization(_Tolerant):
     """The EHR's access token for its FHIR server (transient: never logged or stored)."""
 
-    access_token: str = Field(min_length=1, repr=False)
+    # Visible ASCII only: it goes into an HTTP header (anything else could not be sent: no 500).
+    access_token: str = Field(min_length=1, pattern=r"^[\x21-\x7e]+$", repr=False)
     token_type: str
     expires_in: int
     scope: str

@@ -24,7 +24,11 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http_error(error: HTTPException) -> tuple[Response, int]:
         status = error.code or 500
-        return outcome_response(status, [Issue("$", error.name, code="processing")])
+        response, status = outcome_response(status, [Issue("$", error.name, code="processing")])
+        allow = error.get_response().headers.get("Allow")  # 405 must say which methods work
+        if allow:
+            response.headers["Allow"] = allow
+        return response, status
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception) -> tuple[Response, int]:
