@@ -21,6 +21,7 @@ from cds_service.web.errors import register_error_handlers
 from cds_service.web.feedback import blueprint as feedback_blueprint
 from cds_service.web.floor import floor
 from cds_service.web.health import health as health_blueprint
+from cds_service.web.openapi import openapi as openapi_blueprint
 from cds_service.web.routes import blueprint
 from cds_service.web.state import AppState
 
@@ -73,6 +74,7 @@ def create_app(
     app.register_blueprint(blueprint)
     app.register_blueprint(feedback_blueprint)
     app.register_blueprint(health_blueprint)
+    app.register_blueprint(openapi_blueprint)
     if settings.trusted_proxies:  # X-Forwarded-* only from the configured number of proxies
         hops = settings.trusted_proxies
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
