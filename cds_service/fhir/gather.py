@@ -37,10 +37,9 @@ class KeyState(Enum):
 
 @dataclass(frozen=True)
 class Gathered:
-    """Validated resources of every prefetch key, and how each key was obtained."""
+    """Validated resources of every prefetch key."""
 
     resources: Mapping[str, tuple[dict[str, Any], ...]]
-    states: Mapping[str, KeyState]
 
     def all_resources(self) -> list[dict[str, Any]]:
         """Every resource of every key, in key order."""
@@ -91,7 +90,7 @@ def gather_resources(
         else:
             pending[key] = _fetch(client, key, template, request.context)
     results.update(_run_concurrently(pending))
-    return Gathered({key: results[key] for key in service.prefetch}, states)
+    return Gathered({key: results[key] for key in service.prefetch})
 
 
 def check_fhir_server(request: HookRequest, allowed: tuple[str, ...]) -> None:

@@ -19,8 +19,6 @@ SAFE_FIELDS = (
     "duration_ms",
     "reason",
     "paths",
-    "issuer",
-    "fhir_keys",
 )
 
 
