@@ -106,50 +106,79 @@ def _infection(facts: PatientFacts, episode: Episode, knowledge: Knowledge) -> l
     return found
 
 
+@dataclass(frozen=True)
+class _Count:
+    """A blood count checked before tocilizumab: critical below a limit, milder up to another."""
+
+    fact: str
+    topic: str
+    name: str  # as in "Recent ANC ..." / "Recent platelets ..."
+    milder_name: str  # as in "ANC ..." / "Platelets ..."
+    missing: str  # as in "No recent neutrophil count"
+    places: int
+    critical_below: Decimal
+    mild_at_or_below: Decimal
+
+
+def _counts(knowledge: Knowledge) -> tuple[_Count, ...]:
+    tcz = knowledge.tcz
+    return (
+        _Count(
+            "neutrophils",
+            "tcz-neutropenia",
+            "ANC",
+            "ANC",
+            "neutrophil count",
+            2,
+            tcz.anc_critical_below,
+            tcz.anc_mild_at_or_below,
+        ),
+        _Count(
+            "platelets",
+            "tcz-thrombocytopenia",
+            "platelets",
+            "Platelets",
+            "platelet count",
+            1,
+            tcz.platelets_critical_below,
+            tcz.platelets_mild_at_or_below,
+        ),
+    )
+
+
+def _count_finding(
+    count: _Count, facts: PatientFacts, episode: Episode, knowledge: Knowledge
+) -> SafetyFinding | str | None:
+    """The critical finding, the milder line, or None for one blood count."""
+    critical, mild = count.critical_below, count.mild_at_or_below
+    value = recent(facts.values(count.fact), episode, knowledge)
+    if value is None:
+        return f"No recent {count.missing} (last {knowledge.windows.recent_lab_hours} h)."
+    shown = fmt(value.value, count.places)
+    if value.value < critical:
+        return _finding(
+            count.topic,
+            "critical",
+            f"Recent {count.name} {shown} x10^3/uL (below {fmt(critical)}).",
+            value=shown,
+            limit=fmt(critical),
+        )
+    if value.value <= mild:
+        return f"{count.milder_name} {shown} x10^3/uL ({fmt(critical)}-{fmt(mild)}): monitor."
+    return None
+
+
 def _labs(
     facts: PatientFacts, episode: Episode, knowledge: Knowledge
 ) -> tuple[list[SafetyFinding], list[str]]:
-    tcz = knowledge.tcz
     found: list[SafetyFinding] = []
     milder: list[str] = []
-    hours = knowledge.windows.recent_lab_hours
-    anc = recent(facts.values("neutrophils"), episode, knowledge)
-    if anc is None:
-        milder.append(f"No recent neutrophil count (last {hours} h).")
-    elif anc.value < tcz.anc_critical_below:
-        found.append(
-            _finding(
-                "tcz-neutropenia",
-                "critical",
-                f"Recent ANC {fmt(anc.value, 2)} x10^3/uL (below {fmt(tcz.anc_critical_below)}).",
-                value=fmt(anc.value, 2),
-                limit=fmt(tcz.anc_critical_below),
-            )
-        )
-    elif anc.value <= tcz.anc_mild_at_or_below:
-        milder.append(
-            f"ANC {fmt(anc.value, 2)} x10^3/uL ({fmt(tcz.anc_critical_below)}-"
-            f"{fmt(tcz.anc_mild_at_or_below)}): monitor."
-        )
-    platelets = recent(facts.values("platelets"), episode, knowledge)
-    if platelets is None:
-        milder.append(f"No recent platelet count (last {hours} h).")
-    elif platelets.value < tcz.platelets_critical_below:
-        found.append(
-            _finding(
-                "tcz-thrombocytopenia",
-                "critical",
-                f"Recent platelets {fmt(platelets.value)} x10^3/uL (below "
-                f"{fmt(tcz.platelets_critical_below)}).",
-                value=fmt(platelets.value),
-                limit=fmt(tcz.platelets_critical_below),
-            )
-        )
-    elif platelets.value <= tcz.platelets_mild_at_or_below:
-        milder.append(
-            f"Platelets {fmt(platelets.value)} x10^3/uL ({fmt(tcz.platelets_critical_below)}-"
-            f"{fmt(tcz.platelets_mild_at_or_below)}): monitor."
-        )
+    for count in _counts(knowledge):
+        result = _count_finding(count, facts, episode, knowledge)
+        if isinstance(result, SafetyFinding):
+            found.append(result)
+        elif result is not None:
+            milder.append(result)
     liver, liver_notes = _liver(facts, episode, knowledge)
     return found + liver, milder + liver_notes
 
