@@ -29,6 +29,7 @@ DRUG_CLASSES: tuple[Drug, ...] = ("mp", "tcz", "tnf", "vasoactive")
 # Numbers outside this range are no clinical quantity (and would overflow dose arithmetic).
 MAX_MAGNITUDE = Decimal("1e12")
 MIN_MAGNITUDE = Decimal("1e-9")
+MAX_INT = int(MAX_MAGNITUDE)
 # Years a clinical date can have; others are data errors, read as unknown.
 MIN_YEAR, MAX_YEAR = 1800, 2200
 
@@ -113,9 +114,11 @@ def _latest_birth_date(patient: Json) -> date | None:
 
 
 def _effective(observation: Json) -> datetime | None:
+    text = observation.get("effectiveDateTime")  # the common case first
+    if text is not None and (parsed := parse_datetime(text)) is not None:
+        return parsed
     period = observation.get("effectivePeriod") or {}
     for value in (
-        observation.get("effectiveDateTime"),
         observation.get("effectiveInstant"),
         period.get("end"),
         period.get("start"),
@@ -131,9 +134,10 @@ def _effective(observation: Json) -> datetime | None:
 
 
 def _codings(concept: object) -> list[Json]:
-    if not isinstance(concept, Mapping):
+    # dict, not Mapping: the data is decoded JSON, and the ABC check costs per Observation
+    if not isinstance(concept, dict):
         return []
-    return [c for c in concept.get("coding") or [] if isinstance(c, Mapping)]
+    return [c for c in concept.get("coding") or () if isinstance(c, dict)]
 
 
 def _codes(concept: object, system: str) -> set[str]:
@@ -161,9 +165,9 @@ def _observation_counts(observation: Json, knowledge: Knowledge, vital_sign: boo
 
 @dataclass(frozen=True)
 class ObservationIndex:
-    """Which fact an Observation code means: "system|code" -> ("lab"|"finding"|"culture", name)."""
+    """Which fact an Observation code means: (system, code) -> ("lab"|"finding"|"culture", name)."""
 
-    kinds: Mapping[str, tuple[str, str]]
+    kinds: Mapping[tuple[object, object], tuple[str, str]]
 
 
 _INDEXES: dict[int, tuple[Knowledge, ObservationIndex]] = {}
@@ -173,24 +177,29 @@ def observation_index(knowledge: Knowledge) -> ObservationIndex:
     """The code index of a knowledge file, built once (knowledge is immutable)."""
     cached = _INDEXES.get(id(knowledge))
     if cached is None or cached[0] is not knowledge:
-        kinds: dict[str, tuple[str, str]] = {}
+        kinds: dict[tuple[object, object], tuple[str, str]] = {}
         loinc = knowledge.systems.loinc
         for fact, lab in knowledge.labs.items():
-            kinds.update({f"{loinc}|{code}": ("lab", fact) for code in lab.loinc})
+            kinds.update({(loinc, code): ("lab", fact) for code in lab.loinc})
         for name, finding in knowledge.findings.items():
-            kinds.update({code: ("finding", name) for code in finding.codes})
+            for system_code in finding.codes:
+                system, _, code = system_code.partition("|")
+                kinds[(system, code)] = ("finding", name)
         cultures = knowledge.cultures.blood_loinc + knowledge.cultures.csf_loinc
-        kinds.update({f"{loinc}|{code}": ("culture", "culture") for code in cultures})
+        kinds.update({(loinc, code): ("culture", "culture") for code in cultures})
         cached = (knowledge, ObservationIndex(kinds))
         _INDEXES[id(knowledge)] = cached
     return cached[1]
 
 
 def _kind_of(observation: Json, index: ObservationIndex) -> tuple[str, str] | None:
-    for coding in _codings(observation.get("code")):
-        kind = index.kinds.get(f"{coding.get('system')}|{coding.get('code')}")
-        if kind is not None:
-            return kind
+    concept = observation.get("code")
+    if isinstance(concept, dict):  # decoded JSON: dict, not the slower Mapping check
+        for coding in concept.get("coding") or ():
+            if isinstance(coding, dict):
+                kind = index.kinds.get((coding.get("system"), coding.get("code")))
+                if kind is not None:
+                    return kind
     return None
 
 
@@ -211,11 +220,11 @@ def _observations(observations: list[Json], knowledge: Knowledge) -> _Observatio
         if kind is None:
             continue
         category, name = kind
-        vital = category == "lab" and knowledge.lab(name).vital_sign
-        if not _observation_counts(observation, knowledge, vital):
+        lab = knowledge.labs[name] if category == "lab" else None
+        if not _observation_counts(observation, knowledge, lab is not None and lab.vital_sign):
             continue
-        if category == "lab":
-            result = _lab_value(name, knowledge.lab(name), observation, knowledge)
+        if lab is not None:
+            result = _lab_value(name, lab, observation, knowledge)
             if isinstance(result, LabValue):
                 out.values.setdefault(name, []).append(result)
             elif result is not None:
@@ -246,6 +255,8 @@ def quantity_unit(quantity: Json, ucum: str) -> str:
 
 def _decimal(value: object) -> Decimal | None:
     """A number as Decimal; None when absent, not finite, or of no clinical magnitude."""
+    if type(value) is int:  # the common case, exact: a non-zero int is never below MIN_MAGNITUDE
+        return Decimal(value) if -MAX_INT <= value <= MAX_INT else None
     if isinstance(value, bool) or not isinstance(value, int | float | str | Decimal):
         return None
     try:
@@ -267,7 +278,7 @@ def _lab_value(
     fact: str, lab: Lab, observation: Json, knowledge: Knowledge
 ) -> LabValue | SkippedValue | None:
     quantity = observation.get("valueQuantity")
-    if not isinstance(quantity, Mapping):
+    if not isinstance(quantity, dict):  # decoded JSON; dict, not the slower Mapping check
         return None
     raw = _decimal(quantity.get("value"))
     if raw is None:
@@ -280,11 +291,12 @@ def _lab_value(
     value = raw * factor
     if fact == "weight" and not knowledge.weight.min_kg <= value <= knowledge.weight.max_kg:
         return SkippedValue(fact, "implausible", str(raw), unit, at)
-    return LabValue(fact, value, at, _ref_high(observation, lab, knowledge))
+    ranges = observation.get("referenceRange")
+    return LabValue(fact, value, at, _ref_high(ranges, lab, knowledge) if ranges else None)
 
 
-def _ref_high(observation: Json, lab: Lab, knowledge: Knowledge) -> Decimal | None:
-    for reference in observation.get("referenceRange") or []:
+def _ref_high(ranges: object, lab: Lab, knowledge: Knowledge) -> Decimal | None:
+    for reference in ranges if isinstance(ranges, list) else ():
         high = reference.get("high") if isinstance(reference, Mapping) else None
         if isinstance(high, Mapping):
             value = _decimal(high.get("value"))
