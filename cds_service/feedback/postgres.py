@@ -8,8 +8,6 @@ is never logged or shown.
 
 from __future__ import annotations
 
-import os
-import threading
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,6 +16,7 @@ from typing import Any
 import psycopg
 from psycopg import errors as pg_errors
 
+from cds_service.feedback.connections import ThreadConnections
 from cds_service.feedback.store import Cursor, SqlFeedbackStore, StoreError
 
 CONNECT_TIMEOUT_S = 5
@@ -47,7 +46,11 @@ class PostgresFeedbackStore(SqlFeedbackStore):
     MIGRATIONS = (SCHEMA_V1,)
 
     def __init__(self, url: str) -> None:
-        self._connections = _Connections(url)
+        self._connections: ThreadConnections[psycopg.Connection[Any]] = ThreadConnections(
+            connect=lambda _: _connect(url),
+            close=lambda connection: connection.close(),
+            usable=lambda connection: not (connection.closed or connection.broken),
+        )
         # Connections close when the store goes, not in a warning from the garbage collector.
         self._closer = weakref.finalize(self, self._connections.close_all)
         self.migrate()
@@ -88,51 +91,8 @@ class PostgresFeedbackStore(SqlFeedbackStore):
         return isinstance(error.__cause__, TRANSIENT)
 
 
-class _Connections:
-    """One connection per thread of this process, opened on first use, reopened when broken."""
-
-    def __init__(self, url: str) -> None:
-        self._url = url
-        self._lock = threading.Lock()
-        self._local = threading.local()
-        self._open: list[psycopg.Connection[Any]] = []
-        self._inherited: list[psycopg.Connection[Any]] = []
-        self._pid = os.getpid()
-
-    def get(self) -> psycopg.Connection[Any]:
-        """This thread's connection."""
-        if os.getpid() != self._pid:
-            self._after_fork()
-        connection: psycopg.Connection[Any] | None = getattr(self._local, "connection", None)
-        if connection is None or connection.closed or connection.broken:
-            if connection is not None:
-                connection.close()
-            connection = self._connect()
-            self._local.connection = connection
-            with self._lock:
-                self._open = [c for c in self._open if not c.closed]
-                self._open.append(connection)
-        return connection
-
-    def _connect(self) -> psycopg.Connection[Any]:
-        try:
-            return psycopg.connect(self._url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S)
-        except psycopg.Error as error:
-            raise StoreError(f"feedback database unreachable ({type(error).__name__})") from None
-
-    def _after_fork(self) -> None:
-        """A forked child must not use, nor close, its parent's connections: it keeps them aside."""
-        with self._lock:
-            self._inherited.extend(self._open)
-            self._open = []
-            self._local = threading.local()
-            self._pid = os.getpid()
-
-    def close_all(self) -> None:
-        """Close every connection opened by this process."""
-        with self._lock:
-            if os.getpid() == self._pid:
-                for connection in self._open:
-                    connection.close()
-            self._open = []
-            self._local = threading.local()
+def _connect(url: str) -> psycopg.Connection[Any]:
+    try:
+        return psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S)
+    except psycopg.Error as error:
+        raise StoreError(f"feedback database unreachable ({type(error).__name__})") from None

@@ -1,8 +1,9 @@
 """The default feedback store: one SQLite file under CDS_DATA_DIR, in WAL mode.
 
-Every call opens its own connection (safe across gunicorn workers and threads); a write takes
-the database's write lock at BEGIN IMMEDIATE and waits up to BUSY_TIMEOUT_S for it, so
-concurrent writers queue rather than fail. Feedback items commit with synchronous=FULL (a
+Each thread of each worker keeps its own connections (feedback/connections.py): opening one per
+call cost more than the served-card insert itself. A write takes the database's write lock at
+BEGIN IMMEDIATE and waits up to BUSY_TIMEOUT_S for it, so concurrent writers queue rather than
+fail; a connection whose transaction failed is closed and replaced. Feedback items commit with synchronous=FULL (a
 committed item survives a power cut); served-card records, written on every hook answer, commit
 with synchronous=NORMAL (in WAL mode they survive a process crash, and skip a disk sync per hook).
 """
@@ -10,12 +11,14 @@ with synchronous=NORMAL (in WAL mode they survive a process crash, and skip a di
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
-from contextlib import closing, contextmanager
+import weakref
+from collections.abc import Hashable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from cds_service.feedback.connections import ThreadConnections
 from cds_service.feedback.records import utc_text
 from cds_service.feedback.store import Cursor, SqlFeedbackStore, StoreError
 
@@ -45,13 +48,25 @@ class SqliteFeedbackStore(SqlFeedbackStore):
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        with closing(self._connect()) as db:
-            db.execute("PRAGMA journal_mode=WAL")  # persistent: set once per database file
+        # kind True: synchronous=FULL (feedback); False: NORMAL (served-card records)
+        self._connections: ThreadConnections[sqlite3.Connection] = ThreadConnections(
+            connect=self._connect, close=sqlite3.Connection.close
+        )
+        self._closer = weakref.finalize(self, self._connections.close_all)
+        self._connections.get(True).execute("PRAGMA journal_mode=WAL")  # persistent, per file
         self.migrate()
+        self.close()  # the starting process (gunicorn's arbiter) keeps no connection
 
-    def _connect(self, durable: bool = True) -> sqlite3.Connection:
+    def close(self) -> None:
+        """Close every connection this store opened in this process."""
+        self._connections.close_all()
+
+    def _connect(self, durable: Hashable) -> sqlite3.Connection:
         try:
-            db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+            # check_same_thread off only so that close_all may close them; each is used by one
+            db = sqlite3.connect(
+                self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
+            )
             db.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
             db.execute("PRAGMA foreign_keys=ON")
         except sqlite3.Error as error:
@@ -60,21 +75,18 @@ class SqliteFeedbackStore(SqlFeedbackStore):
 
     @contextmanager
     def _transaction(self, write: bool, durable: bool = True) -> Iterator[Cursor]:
-        db = self._connect(durable)
+        db = self._connections.get(durable)
         try:
             db.execute("BEGIN IMMEDIATE" if write else "BEGIN")
             yield db.cursor()
             db.execute("COMMIT")
         except sqlite3.Error as error:
-            if db.in_transaction:
-                db.execute("ROLLBACK")
+            self._connections.discard(durable)  # closing rolls back whatever was left open
             raise StoreError(f"feedback database error ({type(error).__name__})") from None
         except BaseException:
             if db.in_transaction:
                 db.execute("ROLLBACK")
             raise
-        finally:
-            db.close()
 
     def _sql(self, statement: str) -> str:
         return statement
