@@ -142,8 +142,13 @@ class FhirClient:
 
 def bundle_resources(bundle: Mapping[str, Any]) -> list[dict[str, Any]]:
     """The resources of a Bundle's entries, leaving out search outcome entries."""
-    resources: list[dict[str, Any]] = []
-    for entry in _list(bundle, "entry"):
+    return [resource for _, resource in bundle_entries(bundle)]
+
+
+def bundle_entries(bundle: Mapping[str, Any]) -> list[tuple[int, dict[str, Any]]]:
+    """(entry position, resource) of a Bundle's entries, leaving out search outcome entries."""
+    resources: list[tuple[int, dict[str, Any]]] = []
+    for position, entry in enumerate(_list(bundle, "entry")):
         search = entry.get("search") if isinstance(entry, dict) else None
         if not isinstance(entry, dict) or not isinstance(search, dict | None):
             raise FhirError(FhirFailure.INVALID_RESPONSE)
@@ -152,7 +157,7 @@ def bundle_resources(bundle: Mapping[str, Any]) -> list[dict[str, Any]]:
         resource = entry.get("resource")
         if not isinstance(resource, dict):
             raise FhirError(FhirFailure.INVALID_RESPONSE)
-        resources.append(resource)
+        resources.append((position, resource))
     return resources
 
 

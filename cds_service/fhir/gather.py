@@ -16,9 +16,14 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
-from cds_service.fhir.client import FhirClient, FhirError, bundle_resources, next_link
+from cds_service.fhir.client import FhirClient, FhirError, bundle_entries, next_link
 from cds_service.fhir.guard import fhir_server_allowed
-from cds_service.fhir.r4 import InvalidResource, validate_resource, validate_whole_resource
+from cds_service.fhir.r4 import (
+    InvalidResource,
+    first_invalid,
+    validate_resource,
+    validate_whole_resource,
+)
 from cds_service.protocol.errors import HookError, Issue, bad_request, data_unavailable
 from cds_service.protocol.request import HookRequest
 from cds_service.protocol.services import ServiceDescriptor, fill_template
@@ -203,14 +208,19 @@ def _from_prefetch(
         raise bad_request([Issue(path, "a prefetch value must be a FHIR resource, Bundle or null")])
     if value.get("resourceType") == "Bundle":
         try:
-            resources = bundle_resources(value)
+            entries = bundle_entries(value)
             next_url = next_link(value)
         except FhirError:
             raise bad_request(
                 [Issue(f"{path}.entry", "a Bundle's entry and link must be lists of objects")]
             ) from None
-        for index, resource in enumerate(resources):
-            _check(resource, resource_type, f"{path}.entry[{index}].resource", bad_request)
+        resources = [resource for _, resource in entries]
+        _check_all(
+            resources,
+            resource_type,
+            lambda i: f"{path}.entry[{entries[i][0]}].resource",
+            bad_request,
+        )
         return tuple(resources), next_url
     _check(value, resource_type, path, bad_request)
     return (value,), None
@@ -219,9 +229,28 @@ def _from_prefetch(
 def _validated_fetch(
     key: str, resources: list[dict[str, Any]], resource_type: str
 ) -> list[dict[str, Any]]:
-    for index, resource in enumerate(resources):
-        _check(resource, resource_type, f"prefetch.{key} (fetched)[{index}]", data_unavailable)
+    _check_all(
+        resources, resource_type, lambda i: f"prefetch.{key} (fetched)[{i}]", data_unavailable
+    )
     return resources
+
+
+def _check_all(
+    resources: list[dict[str, Any]],
+    resource_type: str,
+    path_of: Callable[[int], str],
+    error: Callable[[list[Issue]], HookError],
+) -> None:
+    """Validate resources of one type in one call; the first wrong one (in order) is reported."""
+    wrong_type = next(
+        (i for i, r in enumerate(resources) if r.get("resourceType") != resource_type), None
+    )
+    invalid = first_invalid(resources[:wrong_type], resource_type)
+    if invalid is not None:
+        position, paths = invalid
+        raise error([Issue(f"{path_of(position)}.{p}", "not valid FHIR R4") for p in paths])
+    if wrong_type is not None:
+        raise error([Issue(f"{path_of(wrong_type)}.resourceType", f"expected a {resource_type}")])
 
 
 def _check(

@@ -9,7 +9,7 @@ echoed back in suggestions, are validated whole with fhir.resources (R4 through 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Annotated, Any, Literal, NotRequired, Required
 
 from fhir.resources.R4B import get_fhir_model_class
@@ -184,12 +184,16 @@ class AllergyIntolerance(TypedDict, total=False):
     verificationStatus: CodeableConcept
 
 
-NARROW: dict[str, TypeAdapter[Any]] = {
-    shape.__name__: TypeAdapter(shape)
-    for shape in (Patient, Observation, Condition, MedicationRequest, AllergyIntolerance)
-}
+SHAPES: tuple[type, ...] = (Patient, Observation, Condition, MedicationRequest, AllergyIntolerance)
+NARROW: dict[str, TypeAdapter[Any]] = {shape.__name__: TypeAdapter(shape) for shape in SHAPES}
 # Resource types the rules read; anything else in the data is refused or ignored by the caller.
 READ_TYPES = frozenset(NARROW)
+# The same shapes for a list of resources of one type: one call into pydantic for a whole Bundle
+# instead of one per resource (per-call overhead was a fifth of validation for 233 Observations).
+NARROW_LISTS: dict[str, TypeAdapter[Any]] = {
+    shape.__name__: TypeAdapter(list[shape])  # type: ignore[valid-type]
+    for shape in SHAPES
+}
 
 
 class InvalidResource(Exception):
@@ -212,6 +216,29 @@ def validate_resource(resource: Mapping[str, Any]) -> None:
     except ValidationError as error:
         raise InvalidResource(resource_type, _paths(error)) from None
     _check_medication(resource_type, resource)
+
+
+def first_invalid(
+    resources: Sequence[Mapping[str, Any]], resource_type: str
+) -> tuple[int, list[str]] | None:
+    """Check many resources of one type at once: the position and paths of the first invalid.
+
+    The same checks as validate_resource, each resource's resourceType included.
+    """
+    adapter = NARROW_LISTS.get(resource_type)
+    if adapter is None:
+        return (0, ["resourceType"]) if resources else None
+    try:
+        adapter.validate_python(resources)
+    except ValidationError as error:
+        first = min(int(item["loc"][0]) for item in error.errors())
+        return first, _paths(error, at=first)
+    for position, resource in enumerate(resources if resource_type == "MedicationRequest" else ()):
+        try:
+            _check_medication(resource_type, resource)
+        except InvalidResource as invalid:
+            return position, invalid.paths
+    return None
 
 
 def _check_medication(resource_type: str, resource: Mapping[str, Any]) -> None:
@@ -240,8 +267,14 @@ def validate_whole_resource(resource: Mapping[str, Any]) -> None:
         raise InvalidResource(resource_type, ["(resource)"]) from None
 
 
-def _paths(error: ValidationError, ignore: frozenset[str] | set[str] = frozenset()) -> list[str]:
-    return sorted({_dotted(item["loc"]) for item in error.errors() if item["type"] not in ignore})
+def _paths(
+    error: ValidationError, ignore: frozenset[str] | set[str] = frozenset(), at: int | None = None
+) -> list[str]:
+    """Dotted paths of the errors (of list item `at` only, without its index, when given)."""
+    items = error.errors()
+    if at is not None:
+        items = [{**i, "loc": i["loc"][1:]} for i in items if i["loc"][0] == at]
+    return sorted({_dotted(item["loc"]) for item in items if item["type"] not in ignore})
 
 
 def _dotted(loc: tuple[int | str, ...]) -> str:

@@ -187,6 +187,56 @@ MALFORMED = [
         ),
         "prefetch.conditions.entry[0].resource.onsetDateTime",
     ),
+    (
+        "the path counts a search outcome entry before the invalid resource",
+        _with(
+            "prefetch.conditions",
+            {
+                "resourceType": "Bundle",
+                "type": "searchset",
+                "entry": [
+                    {
+                        "resource": {"resourceType": "OperationOutcome", "issue": []},
+                        "search": {"mode": "outcome"},
+                    },
+                    {"resource": condition("763310000", "2026-11-20")},
+                    {"resource": {**condition("763310000", None), "onsetDateTime": "yesterday"}},
+                ],
+            },
+        ),
+        "prefetch.conditions.entry[2].resource.onsetDateTime",
+    ),
+    (
+        "an invalid resource is reported before a later one of the wrong type",
+        _with(
+            "prefetch.conditions",
+            {
+                "resourceType": "Bundle",
+                "type": "searchset",
+                "entry": [
+                    {"resource": {**condition("763310000", None), "onsetDateTime": "yesterday"}},
+                    {"resource": patient("2020-01-01")},
+                ],
+            },
+        ),
+        "prefetch.conditions.entry[0].resource.onsetDateTime",
+    ),
+    (
+        "a resource of the wrong type is reported before a later invalid one",
+        _with(
+            "prefetch.conditions",
+            {
+                "resourceType": "Bundle",
+                "type": "searchset",
+                "entry": [
+                    {"resource": condition("763310000", "2026-11-20")},
+                    {"resource": patient("2020-01-01")},
+                    {"resource": {**condition("763310000", None), "onsetDateTime": "yesterday"}},
+                ],
+            },
+        ),
+        "prefetch.conditions.entry[1].resource.resourceType",
+    ),
 ]
 
 

@@ -6,7 +6,12 @@ from typing import Any
 
 import pytest
 
-from cds_service.fhir.r4 import InvalidResource, validate_resource, validate_whole_resource
+from cds_service.fhir.r4 import (
+    InvalidResource,
+    first_invalid,
+    validate_resource,
+    validate_whole_resource,
+)
 from tests.builders import condition, lab, med_order, patient
 
 
@@ -62,6 +67,32 @@ def test_what_the_rules_read_is_validated(name: str, resource: dict[str, Any], p
     with pytest.raises(InvalidResource) as raised:
         validate_resource(resource)
     assert path in raised.value.paths
+
+
+VALID_OF = {
+    "Patient": patient("2020-01-01"),
+    "Observation": _obs(),
+    "Condition": condition("763310000", "2026-11-20"),
+    "MedicationRequest": med_order("6902", 500),
+}
+
+
+OF_READ_TYPES = [i for i in INVALID if i[1]["resourceType"] in VALID_OF]
+
+
+@pytest.mark.parametrize(
+    ("name", "resource", "path"), OF_READ_TYPES, ids=[i[0] for i in OF_READ_TYPES]
+)
+def test_a_list_is_validated_like_each_of_its_resources(
+    name: str, resource: dict[str, Any], path: str
+) -> None:
+    resource_type = resource["resourceType"]
+    valid = VALID_OF[resource_type]
+    with pytest.raises(InvalidResource) as raised:
+        validate_resource(resource)
+    found = first_invalid([valid, valid, resource, valid, resource], resource_type)
+    assert found == (2, raised.value.paths)
+    assert first_invalid([valid, valid], valid["resourceType"]) is None
 
 
 @pytest.mark.parametrize(
