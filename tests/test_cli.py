@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import gc
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from cds_service.cli import main
+from cds_service.cli import _Gunicorn, main
 from cds_service.fixtures import load_case, shift_times
 
 
@@ -68,3 +69,18 @@ def test_serve_refuses_to_start_with_authentication_on_but_no_issuers(
     assert main(["serve", "--port", "1"]) == 2
     err = capsys.readouterr().err
     assert "CDS_TRUSTED_ISSUERS" in err and "CDS_AUTH=off" in err
+
+
+def test_a_worker_freezes_what_it_built_at_start(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CDS_AUTH", "off")
+    monkeypatch.setenv("CDS_DATA_DIR", str(tmp_path))
+    gc.unfreeze()
+    try:
+        app = _Gunicorn({"bind": "127.0.0.1:1"}).load()
+        assert app.name == "cds_service"
+        # modules, knowledge, FHIR and pydantic schemas: tens of thousands of long-lived objects
+        assert gc.get_freeze_count() > 20_000
+    finally:
+        gc.unfreeze()
