@@ -18,12 +18,7 @@ from typing import Any
 
 from cds_service.fhir.client import FhirClient, FhirError, bundle_entries, next_link
 from cds_service.fhir.guard import fhir_server_allowed
-from cds_service.fhir.r4 import (
-    InvalidResource,
-    first_invalid,
-    validate_resource,
-    validate_whole_resource,
-)
+from cds_service.fhir.r4 import InvalidResource, narrow, validate_whole_resource
 from cds_service.protocol.errors import HookError, Issue, bad_request, data_unavailable
 from cds_service.protocol.request import HookRequest
 from cds_service.protocol.services import ServiceDescriptor, fill_template
@@ -206,66 +201,63 @@ def _from_prefetch(
     path = f"prefetch.{key}"
     if not isinstance(value, dict):
         raise bad_request([Issue(path, "a prefetch value must be a FHIR resource, Bundle or null")])
-    if value.get("resourceType") == "Bundle":
-        try:
-            entries = bundle_entries(value)
-            next_url = next_link(value)
-        except FhirError:
-            raise bad_request(
-                [Issue(f"{path}.entry", "a Bundle's entry and link must be lists of objects")]
-            ) from None
-        resources = [resource for _, resource in entries]
-        _check_all(
-            resources,
-            resource_type,
-            lambda i: f"{path}.entry[{entries[i][0]}].resource",
-            bad_request,
-        )
-        return tuple(resources), next_url
-    _check(value, resource_type, path, bad_request)
-    return (value,), None
+    if value.get("resourceType") != "Bundle":
+        return tuple(_narrow([value], resource_type, lambda _: path, bad_request)), None
+    try:
+        entries = bundle_entries(value)
+        next_url = next_link(value)
+    except FhirError:
+        raise bad_request(
+            [Issue(f"{path}.entry", "a Bundle's entry and link must be lists of objects")]
+        ) from None
+    resources = _narrow(
+        [resource for _, resource in entries],
+        resource_type,
+        lambda i: f"{path}.entry[{entries[i][0]}].resource",
+        bad_request,
+    )
+    return tuple(resources), next_url
 
 
 def _validated_fetch(
     key: str, resources: list[dict[str, Any]], resource_type: str
 ) -> list[dict[str, Any]]:
-    _check_all(
+    return _narrow(
         resources, resource_type, lambda i: f"prefetch.{key} (fetched)[{i}]", data_unavailable
     )
-    return resources
 
 
-def _check_all(
+def _narrow(
     resources: list[dict[str, Any]],
     resource_type: str,
     path_of: Callable[[int], str],
     error: Callable[[list[Issue]], HookError],
-) -> None:
-    """Validate resources of one type in one call; the first wrong one (in order) is reported."""
+) -> list[dict[str, Any]]:
+    """Resources of one type validated in one call, as the rules read them (fhir/r4.py).
+
+    The first wrong one, in order, is reported: invalid, or of another resource type.
+    """
     wrong_type = next(
         (i for i, r in enumerate(resources) if r.get("resourceType") != resource_type), None
     )
-    invalid = first_invalid(resources[:wrong_type], resource_type)
-    if invalid is not None:
-        position, paths = invalid
-        raise error([Issue(f"{path_of(position)}.{p}", "not valid FHIR R4") for p in paths])
+    try:
+        checked = narrow(resources[:wrong_type], resource_type)
+    except InvalidResource as invalid:
+        at = path_of(invalid.position)
+        raise error([Issue(f"{at}.{p}", "not valid FHIR R4") for p in invalid.paths]) from None
     if wrong_type is not None:
         raise error([Issue(f"{path_of(wrong_type)}.resourceType", f"expected a {resource_type}")])
+    return checked
 
 
-def _check(
-    resource: Mapping[str, Any],
-    resource_type: str,
-    path: str,
-    error: Callable[[list[Issue]], HookError],
-    validate: Callable[[Mapping[str, Any]], None] = validate_resource,
-) -> None:
-    if resource.get("resourceType") != resource_type:
-        raise error([Issue(f"{path}.resourceType", f"expected a {resource_type}")])
+def _check_whole(resource: Mapping[str, Any], path: str) -> None:
+    """A draft order: validated whole (it is echoed back in suggestions)."""
     try:
-        validate(resource)
+        validate_whole_resource(resource)
     except InvalidResource as invalid:
-        raise error([Issue(f"{path}.{p}", "not valid FHIR R4") for p in invalid.paths]) from None
+        raise bad_request(
+            [Issue(f"{path}.{p}", "not valid FHIR R4") for p in invalid.paths]
+        ) from None
 
 
 def draft_medication_requests(context: object) -> list[dict[str, Any]]:
@@ -280,6 +272,6 @@ def draft_medication_requests(context: object) -> list[dict[str, Any]]:
         if not isinstance(resource, dict):
             raise bad_request([Issue(path, "each draft order entry must hold a resource")])
         if resource.get("resourceType") == "MedicationRequest":
-            _check(resource, "MedicationRequest", path, bad_request, validate_whole_resource)
+            _check_whole(resource, path)
             orders.append(resource)
     return orders

@@ -197,12 +197,16 @@ NARROW_LISTS: dict[str, TypeAdapter[Any]] = {
 
 
 class InvalidResource(Exception):
-    """A resource is not valid FHIR R4; `paths` name the offending elements (never values)."""
+    """A resource is not valid FHIR R4; `paths` name the offending elements (never values).
 
-    def __init__(self, resource_type: str, paths: list[str]) -> None:
+    `position`: which resource of a list validated at once (narrow); 0 for a single one.
+    """
+
+    def __init__(self, resource_type: str, paths: list[str], position: int = 0) -> None:
         super().__init__(f"invalid {resource_type}: {', '.join(paths)}")
         self.resource_type = resource_type
         self.paths = paths
+        self.position = position
 
 
 def validate_resource(resource: Mapping[str, Any]) -> None:
@@ -218,27 +222,29 @@ def validate_resource(resource: Mapping[str, Any]) -> None:
     _check_medication(resource_type, resource)
 
 
-def first_invalid(
-    resources: Sequence[Mapping[str, Any]], resource_type: str
-) -> tuple[int, list[str]] | None:
-    """Check many resources of one type at once: the position and paths of the first invalid.
+def narrow(resources: Sequence[Mapping[str, Any]], resource_type: str) -> list[dict[str, Any]]:
+    """Many resources of one type, validated at once, as the rules may read them.
 
-    The same checks as validate_resource, each resource's resourceType included.
+    The same checks as validate_resource (each resource's resourceType included). What comes
+    back holds only the validated elements, so the normaliser cannot read anything unchecked.
+    Raises InvalidResource with the position of the first invalid resource.
     """
     adapter = NARROW_LISTS.get(resource_type)
     if adapter is None:
-        return (0, ["resourceType"]) if resources else None
+        if resources:
+            raise InvalidResource(resource_type or "resource", ["resourceType"])
+        return []
     try:
-        adapter.validate_python(resources)
+        checked: list[dict[str, Any]] = adapter.validate_python(resources)
     except ValidationError as error:
         first = min(int(item["loc"][0]) for item in error.errors())
-        return first, _paths(error, at=first)
+        raise InvalidResource(resource_type, _paths(error, at=first), first) from None
     for position, resource in enumerate(resources if resource_type == "MedicationRequest" else ()):
         try:
             _check_medication(resource_type, resource)
         except InvalidResource as invalid:
-            return position, invalid.paths
-    return None
+            raise InvalidResource(resource_type, invalid.paths, position) from None
+    return checked
 
 
 def _check_medication(resource_type: str, resource: Mapping[str, Any]) -> None:

@@ -8,7 +8,7 @@ import pytest
 
 from cds_service.fhir.r4 import (
     InvalidResource,
-    first_invalid,
+    narrow,
     validate_resource,
     validate_whole_resource,
 )
@@ -88,11 +88,25 @@ def test_a_list_is_validated_like_each_of_its_resources(
 ) -> None:
     resource_type = resource["resourceType"]
     valid = VALID_OF[resource_type]
-    with pytest.raises(InvalidResource) as raised:
+    with pytest.raises(InvalidResource) as single:
         validate_resource(resource)
-    found = first_invalid([valid, valid, resource, valid, resource], resource_type)
-    assert found == (2, raised.value.paths)
-    assert first_invalid([valid, valid], valid["resourceType"]) is None
+    with pytest.raises(InvalidResource) as listed:
+        narrow([valid, valid, resource, valid, resource], resource_type)
+    assert (listed.value.position, listed.value.paths) == (2, single.value.paths)
+
+
+def test_the_rules_get_only_the_elements_that_were_validated() -> None:
+    observation = _obs(note=[{"text": "free text"}], extension=[{"url": "x"}])
+    observation["code"]["coding"][0]["userSelected"] = "not read, not checked"
+    order = med_order("6902", 500)
+    [narrowed] = narrow([observation], "Observation")
+    assert set(narrowed) == set(observation) - {"note", "extension", "subject"}
+    assert narrowed["code"]["coding"][0] == {"system": "http://loinc.org", "code": "29463-7"}
+    assert narrowed["valueQuantity"] == observation["valueQuantity"]
+    assert (
+        narrow([order], "MedicationRequest")[0]["dosageInstruction"] == order["dosageInstruction"]
+    )
+    assert narrow([], "Observation") == []
 
 
 @pytest.mark.parametrize(
