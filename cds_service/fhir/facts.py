@@ -21,7 +21,7 @@ from cds_service.clinical.facts import (
     PatientFacts,
     SkippedValue,
 )
-from cds_service.clinical.knowledge import Knowledge, Lab
+from cds_service.clinical.knowledge import Knowledge
 
 Json = Mapping[str, Any]
 PARTIAL_DATE = re.compile(r"^(\d{4})(?:-(\d{2}))?(?:-(\d{2}))?$")
@@ -156,18 +156,22 @@ def _status_code(concept: object) -> str | None:
 # ---------------------------------------------------------------- observations
 
 
-def _observation_counts(observation: Json, knowledge: Knowledge, vital_sign: bool) -> bool:
-    status = observation.get("status")
-    return status in knowledge.statuses.observation or (
-        vital_sign and status in knowledge.statuses.vital_sign_extra
-    )
+@dataclass(frozen=True)
+class Reading:
+    """What an Observation code means: a lab (quantity), an imaging finding or a culture."""
+
+    category: str  # "lab" | "finding" | "culture"
+    name: str
+    statuses: frozenset[str]  # the Observation statuses that count for it
+    unit: str = ""  # a lab's canonical unit
+    factors: Mapping[str, Decimal | None] = field(default_factory=dict)  # unit -> factor (None: 1)
 
 
 @dataclass(frozen=True)
 class ObservationIndex:
-    """Which fact an Observation code means: (system, code) -> ("lab"|"finding"|"culture", name)."""
+    """(system, code) -> the Reading of an Observation with that code."""
 
-    kinds: Mapping[tuple[object, object], tuple[str, str]]
+    readings: Mapping[tuple[object, object], Reading]
 
 
 _INDEXES: dict[int, tuple[Knowledge, ObservationIndex]] = {}
@@ -177,29 +181,41 @@ def observation_index(knowledge: Knowledge) -> ObservationIndex:
     """The code index of a knowledge file, built once (knowledge is immutable)."""
     cached = _INDEXES.get(id(knowledge))
     if cached is None or cached[0] is not knowledge:
-        kinds: dict[tuple[object, object], tuple[str, str]] = {}
-        loinc = knowledge.systems.loinc
-        for fact, lab in knowledge.labs.items():
-            kinds.update({(loinc, code): ("lab", fact) for code in lab.loinc})
-        for name, finding in knowledge.findings.items():
-            for system_code in finding.codes:
-                system, _, code = system_code.partition("|")
-                kinds[(system, code)] = ("finding", name)
-        cultures = knowledge.cultures.blood_loinc + knowledge.cultures.csf_loinc
-        kinds.update({(loinc, code): ("culture", "culture") for code in cultures})
-        cached = (knowledge, ObservationIndex(kinds))
+        cached = (knowledge, ObservationIndex(_readings(knowledge)))
         _INDEXES[id(knowledge)] = cached
     return cached[1]
 
 
-def _kind_of(observation: Json, index: ObservationIndex) -> tuple[str, str] | None:
+def _readings(knowledge: Knowledge) -> dict[tuple[object, object], Reading]:
+    readings: dict[tuple[object, object], Reading] = {}
+    loinc, statuses = knowledge.systems.loinc, knowledge.statuses
+    for fact, lab in knowledge.labs.items():
+        counted = statuses.observation | (statuses.vital_sign_extra if lab.vital_sign else set())
+        # A factor of exactly 1 (the canonical unit) is None: the value is used as given.
+        factors = {
+            unit: None if factor == 1 and factor.as_tuple().exponent == 0 else factor
+            for unit, factor in lab.units.items()
+        }
+        reading = Reading("lab", fact, frozenset(counted), lab.unit, factors)
+        readings.update({(loinc, code): reading for code in lab.loinc})
+    for name, finding in knowledge.findings.items():
+        for system_code in finding.codes:
+            system, _, code = system_code.partition("|")
+            readings[(system, code)] = Reading("finding", name, statuses.observation)
+    culture = Reading("culture", "culture", statuses.observation)
+    for code in knowledge.cultures.blood_loinc + knowledge.cultures.csf_loinc:
+        readings[(loinc, code)] = culture
+    return readings
+
+
+def _reading_of(observation: Json, index: ObservationIndex) -> Reading | None:
     concept = observation.get("code")
     if isinstance(concept, dict):  # decoded JSON: dict, not the slower Mapping check
         for coding in concept.get("coding") or ():
             if isinstance(coding, dict):
-                kind = index.kinds.get((coding.get("system"), coding.get("code")))
-                if kind is not None:
-                    return kind
+                reading = index.readings.get((coding.get("system"), coding.get("code")))
+                if reading is not None:
+                    return reading
     return None
 
 
@@ -216,24 +232,20 @@ def _observations(observations: list[Json], knowledge: Knowledge) -> _Observatio
     index = observation_index(knowledge)
     out = _ObservationFacts()
     for observation in observations:
-        kind = _kind_of(observation, index)
-        if kind is None:
+        reading = _reading_of(observation, index)
+        if reading is None or observation.get("status") not in reading.statuses:
             continue
-        category, name = kind
-        lab = knowledge.labs[name] if category == "lab" else None
-        if not _observation_counts(observation, knowledge, lab is not None and lab.vital_sign):
-            continue
-        if lab is not None:
-            result = _lab_value(name, lab, observation, knowledge)
+        if reading.category == "lab":
+            result = _lab_value(reading, observation, knowledge)
             if isinstance(result, LabValue):
-                out.values.setdefault(name, []).append(result)
+                out.values.setdefault(reading.name, []).append(result)
             elif result is not None:
                 out.skipped.append(result)
-        elif category == "finding" and isinstance(observation.get("valueBoolean"), bool):
+        elif reading.category == "finding" and isinstance(observation.get("valueBoolean"), bool):
             out.findings.append(
-                FindingValue(name, observation["valueBoolean"], _effective(observation))
+                FindingValue(reading.name, observation["valueBoolean"], _effective(observation))
             )
-        elif category == "culture":
+        elif reading.category == "culture":
             out.cultures.append(_culture(observation, knowledge))
     return out
 
@@ -275,7 +287,7 @@ def _newest_first(item: LabValue | SkippedValue) -> tuple[bool, float]:
 
 
 def _lab_value(
-    fact: str, lab: Lab, observation: Json, knowledge: Knowledge
+    reading: Reading, observation: Json, knowledge: Knowledge
 ) -> LabValue | SkippedValue | None:
     quantity = observation.get("valueQuantity")
     if not isinstance(quantity, dict):  # decoded JSON; dict, not the slower Mapping check
@@ -283,27 +295,28 @@ def _lab_value(
     raw = _decimal(quantity.get("value"))
     if raw is None:
         return None
+    fact = reading.name
     at = _effective(observation)
     unit = quantity_unit(quantity, knowledge.systems.ucum)
-    factor = lab.units.get(unit)
-    if factor is None:
+    if unit not in reading.factors:
         return SkippedValue(fact, "unit", str(raw), unit or "(none)", at)
-    value = raw * factor
+    factor = reading.factors[unit]
+    value = raw if factor is None else raw * factor
     if fact == "weight" and not knowledge.weight.min_kg <= value <= knowledge.weight.max_kg:
         return SkippedValue(fact, "implausible", str(raw), unit, at)
     ranges = observation.get("referenceRange")
-    return LabValue(fact, value, at, _ref_high(ranges, lab, knowledge) if ranges else None)
+    return LabValue(fact, value, at, _ref_high(ranges, reading, knowledge) if ranges else None)
 
 
-def _ref_high(ranges: object, lab: Lab, knowledge: Knowledge) -> Decimal | None:
+def _ref_high(ranges: object, reading: Reading, knowledge: Knowledge) -> Decimal | None:
     for reference in ranges if isinstance(ranges, list) else ():
-        high = reference.get("high") if isinstance(reference, Mapping) else None
-        if isinstance(high, Mapping):
+        high = reference.get("high") if isinstance(reference, dict) else None
+        if isinstance(high, dict):
             value = _decimal(high.get("value"))
-            unit = quantity_unit(high, knowledge.systems.ucum) or lab.unit
-            factor = lab.units.get(unit)
-            if value is not None and factor is not None and value > 0:
-                return value * factor
+            unit = quantity_unit(high, knowledge.systems.ucum) or reading.unit
+            if value is not None and unit in reading.factors and value > 0:
+                factor = reading.factors[unit]
+                return value if factor is None else value * factor
     return None
 
 
