@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -108,6 +108,11 @@ class MedicationOrder:
     drug_text: str = ""
     route_iv: bool | None = None
     ref: str = ""  # "MedicationRequest/<id>", or the entry path of a draft order without id
+    # Where the whole order is not valid FHIR R4 (element paths); () when it is. Asked only
+    # before an update suggestion echoes the order back: the check costs more than the rules.
+    echo_problems: Callable[[], tuple[str, ...]] = field(
+        default=lambda: (), repr=False, compare=False
+    )
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,13 @@ from cds_service.clinical.dosing import DoseReading, Unreadable, course_days, re
 from cds_service.clinical.episode import Episode, orders_in_episode
 from cds_service.clinical.facts import MedicationOrder, PatientFacts
 from cds_service.clinical.knowledge import Knowledge
-from cds_service.clinical.orders import frequency_text, new_order, unreadable_card, updated_order
+from cds_service.clinical.orders import (
+    frequency_text,
+    new_order,
+    unreadable_card,
+    updated_order,
+    why_no_update,
+)
 
 
 def mp_target_mg(weight_kg: Decimal, knowledge: Knowledge) -> int:
@@ -221,9 +227,7 @@ def _why_manual(order: MedicationOrder, per_day: Decimal | None) -> str:
         return (
             "the order is given less than once a day, and one dose must not exceed a day's target."
         )
-    if not order.id:
-        return "the draft order has no id to update."
-    return "the order has several dosage instructions."
+    return why_no_update(order) or ""
 
 
 def _duration_card(

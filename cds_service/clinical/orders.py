@@ -77,15 +77,28 @@ def new_order(
     }
 
 
+def why_no_update(order: MedicationOrder) -> str | None:
+    """Why a draft order cannot be sent back with a new dose (a sentence); None if it can."""
+    if not order.id:
+        return "the draft order has no id to update."
+    if len(order.raw.get("dosageInstruction") or []) != 1:
+        return "the order has several dosage instructions."
+    problems = order.echo_problems()
+    if problems:
+        named = [p for p in problems if p != "(resource)"]  # "(resource)": no element to name
+        where = f" (at {', '.join(named)})" if named else ""
+        return f"the draft order is not valid FHIR R4{where}, so it cannot be sent back changed."
+    return None
+
+
 def updated_order(
     order: MedicationOrder, dose_mg: int, text: str, knowledge: Knowledge
 ) -> dict[str, Any] | None:
     """The whole draft order with only its dose and dosage text changed; None if not one dosage."""
-    resource = copy.deepcopy(dict(order.raw))
-    dosages = resource.get("dosageInstruction") or []
-    if len(dosages) != 1 or not order.id:
+    if why_no_update(order) is not None:
         return None
-    dosage = dosages[0]
+    resource = copy.deepcopy(dict(order.raw))
+    dosage = resource["dosageInstruction"][0]
     rates = dosage.get("doseAndRate") or [{}]
     rates[0] = {**rates[0], "doseQuantity": dose_quantity(dose_mg, knowledge)}
     dosage["doseAndRate"] = rates

@@ -11,7 +11,13 @@ from cds_service.clinical.dosing import Unreadable, read_dose
 from cds_service.clinical.episode import Episode, orders_in_episode, recent
 from cds_service.clinical.facts import MedicationOrder, PatientFacts
 from cds_service.clinical.knowledge import Indicator, Knowledge
-from cds_service.clinical.orders import frequency_text, new_order, unreadable_card, updated_order
+from cds_service.clinical.orders import (
+    frequency_text,
+    new_order,
+    unreadable_card,
+    updated_order,
+    why_no_update,
+)
 from cds_service.clinical.redflags import serious_bacterial_infection
 from cds_service.clinical.severity import SeverityScore
 
@@ -443,7 +449,7 @@ def _dose_card(
     resource = updated_order(order, target, text, knowledge)
     suggestions: tuple[SuggestionDraft, ...] = ()
     if resource is None:
-        lines.append("The order has several dosage instructions: change the dose by hand.")
+        lines.append(f"Change the dose by hand: {why_no_update(order)}")
     else:
         suggestions = (
             SuggestionDraft(

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -22,6 +23,7 @@ from cds_service.clinical.facts import (
     SkippedValue,
 )
 from cds_service.clinical.knowledge import Knowledge
+from cds_service.fhir.r4 import InvalidResource, validate_whole_resource
 
 Json = Mapping[str, Any]
 PARTIAL_DATE = re.compile(r"^(\d{4})(?:-(\d{2}))?(?:-(\d{2}))?$")
@@ -59,7 +61,7 @@ def build_facts(
         medications=tuple(_order(m, knowledge) for m in by_type.get("MedicationRequest", [])),
         tcz_allergy=any(_tcz_allergy(a, knowledge) for a in by_type.get("AllergyIntolerance", [])),
         draft_orders=tuple(
-            _order(o, knowledge, f"draftOrders[{i}]")
+            _order(o, knowledge, f"draftOrders[{i}]", _whole_problems(o))
             for i, o in enumerate(draft_orders)
             if o.get("resourceType") == "MedicationRequest"
         ),
@@ -386,7 +388,12 @@ def classify_drug(order: Json, knowledge: Knowledge) -> tuple[Drug | None, str]:
     return None, text
 
 
-def _order(order: Json, knowledge: Knowledge, fallback_ref: str = "") -> MedicationOrder:
+def _order(
+    order: Json,
+    knowledge: Knowledge,
+    fallback_ref: str = "",
+    echo_problems: Callable[[], tuple[str, ...]] = lambda: (),
+) -> MedicationOrder:
     drug, text = classify_drug(order, knowledge)
     supply = order.get("dispenseRequest", {}).get("expectedSupplyDuration")
     return MedicationOrder(
@@ -400,7 +407,22 @@ def _order(order: Json, knowledge: Knowledge, fallback_ref: str = "") -> Medicat
         drug_text=text,
         route_iv=_route_iv(order.get("dosageInstruction") or [], knowledge),
         ref=f"MedicationRequest/{order['id']}" if order.get("id") else fallback_ref,
+        echo_problems=echo_problems,
     )
+
+
+def _whole_problems(order: Json) -> Callable[[], tuple[str, ...]]:
+    """The whole-order R4 check of a draft, run once and only if a suggestion would echo it."""
+
+    @functools.cache
+    def problems() -> tuple[str, ...]:
+        try:
+            validate_whole_resource(order)
+        except InvalidResource as invalid:
+            return tuple(invalid.paths)
+        return ()
+
+    return problems
 
 
 def _route_iv(dosages: list[Json], knowledge: Knowledge) -> bool | None:

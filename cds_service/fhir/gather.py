@@ -18,7 +18,7 @@ from typing import Any
 
 from cds_service.fhir.client import FhirClient, FhirError, bundle_entries, next_link
 from cds_service.fhir.guard import fhir_server_allowed
-from cds_service.fhir.r4 import InvalidResource, narrow, validate_whole_resource
+from cds_service.fhir.r4 import InvalidResource, narrow
 from cds_service.protocol.errors import HookError, Issue, bad_request, data_unavailable
 from cds_service.protocol.request import HookRequest
 from cds_service.protocol.services import ServiceDescriptor, fill_template
@@ -250,16 +250,6 @@ def _narrow(
     return checked
 
 
-def _check_whole(resource: Mapping[str, Any], path: str) -> None:
-    """A draft order: validated whole (it is echoed back in suggestions)."""
-    try:
-        validate_whole_resource(resource)
-    except InvalidResource as invalid:
-        raise bad_request(
-            [Issue(f"{path}.{p}", "not valid FHIR R4") for p in invalid.paths]
-        ) from None
-
-
 def draft_medication_requests(context: object) -> list[dict[str, Any]]:
     """The validated MedicationRequests of context.draftOrders (other order types are not read)."""
     bundle = getattr(context, "draftOrders", None)
@@ -272,6 +262,12 @@ def draft_medication_requests(context: object) -> list[dict[str, Any]]:
         if not isinstance(resource, dict):
             raise bad_request([Issue(path, "each draft order entry must hold a resource")])
         if resource.get("resourceType") == "MedicationRequest":
-            _check_whole(resource, path)
-            orders.append(resource)
+            orders.append(_draft(resource, path))
     return orders
+
+
+def _draft(resource: dict[str, Any], path: str) -> dict[str, Any]:
+    """A draft order, its read elements validated; kept raw, since an update suggestion echoes
+    it whole (fhir/facts.py checks the whole order only then)."""
+    _narrow([resource], "MedicationRequest", lambda _: path, bad_request)
+    return resource

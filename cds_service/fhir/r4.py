@@ -3,8 +3,9 @@
 Data from the EHR (prefetch and FHIR fetches, often hundreds of Observations) is validated with
 narrow models: every element the rules read is checked strictly (JSON types, FHIR date and time
 formats, required elements), everything else is ignored. Profiling showed that full
-fhir.resources models cost three quarters of a hook's time for such data. Draft orders, few and
-echoed back in suggestions, are validated whole with fhir.resources (R4 through R4B).
+fhir.resources models cost three quarters of a hook's time for such data. Draft orders are
+validated narrowly too; one is validated whole with fhir.resources (R4 through R4B) before an
+update suggestion echoes it back, and is never echoed if it fails (fhir/facts.py).
 """
 
 from __future__ import annotations

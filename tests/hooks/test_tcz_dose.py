@@ -250,6 +250,20 @@ def test_order_dose(hook: str, kg: float | None, ordered: float, target: int | N
     assert suggested_dose_mg(dose_card) == target
 
 
+@pytest.mark.parametrize("hook", ["order-select", "order-sign"])
+def test_a_draft_invalid_outside_what_the_rules_read_gets_advice_but_no_echo(hook: str) -> None:
+    draft = tcz_order(300)
+    draft["note"] = "a string where R4 has a list of Annotations"
+    cards = run_hook(hook, child(years=6, kg=18), drafts=[draft])  # 200 both ways
+    assert_cards(cards, ["tcz-dose:warning"])
+    dose_card = card(cards, "tcz-dose")
+    assert "suggestions" not in dose_card
+    assert (
+        "Change the dose by hand: the draft order is not valid FHIR R4 (at note)"
+        in (dose_card["detail"])
+    )
+
+
 @pytest.mark.parametrize(
     ("kg", "ordered", "explained"),
     [

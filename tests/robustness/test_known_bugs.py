@@ -25,14 +25,18 @@ def test_a_bundle_entry_whose_search_is_not_an_object_is_400(
     assert response.get_json()["issue"][0]["expression"] == ["prefetch.observations.entry"]
 
 
-def test_a_draft_order_containing_an_unknown_resource_type_is_400(client: FlaskClient) -> None:
-    draft = med_order("6902", 600, oid="mp")
+def test_a_draft_order_containing_an_unknown_resource_type_is_never_echoed(
+    client: FlaskClient,
+) -> None:
+    draft = med_order("6902", 600, oid="mp")  # 600 mg/day for 18 kg: above the 540 mg target
     draft["contained"] = [{"resourceType": "NoSuchResource", "id": "x"}]
-    body = hook_request("order-sign", [patient(birth_date(5))], drafts=[draft])
+    resources = [patient(birth_date(5)), weight(18, ago(hours=2)), condition("763310000", ago(1))]
+    body = hook_request("order-sign", resources, drafts=[draft])
     response = client.post("/cds-services/ane-order-sign", json=body)
-    assert response.status_code == 400
-    expression = response.get_json()["issue"][0]["expression"][0]
-    assert expression.startswith("context.draftOrders.entry[0].resource")
+    assert response.status_code == 200
+    [card] = [c for c in response.get_json()["cards"] if "suggestions" not in c]
+    assert card["source"]["topic"]["code"] == "mp-dose-above-target"
+    assert "the draft order is not valid FHIR R4, so it cannot be sent back" in card["detail"]
 
 
 @pytest.mark.parametrize("onset", ["0001-01-01", "0001-01-10T00:00:00Z", "9999-12-31"])

@@ -9,6 +9,7 @@ import pytest
 
 from cds_service.clinical.knowledge import Knowledge
 from cds_service.clinical.methylprednisolone import mp_dose_topic, mp_target_mg
+from cds_service.fhir.r4 import validate_whole_resource
 from tests.builders import PATIENT_ID, RXNORM, Json, ago, med_order
 from tests.unit.rules import only
 from tests.unit.scenarios import (
@@ -249,6 +250,31 @@ def test_two_dosage_instructions_get_no_update_suggestion() -> None:
     card = only(cards_for("order-sign", ane_child(), [draft]), "mp-dose-above-target")
     assert card.suggestions == ()
     assert "by hand" in card.detail
+
+
+def test_a_draft_not_valid_as_a_whole_is_never_echoed_back() -> None:
+    draft = med_order(MP, 1200)
+    draft["note"] = "a string where R4 has a list of Annotations"  # not read by the rules
+    card = only(cards_for("order-sign", ane_child(), [draft]), "mp-dose-above-max")
+    assert card.suggestions == ()
+    assert "not valid FHIR R4 (at note)" in card.detail
+    assert "Change the dose by hand to 540 mg/day" in card.detail
+
+
+def test_the_whole_draft_is_checked_only_when_a_suggestion_would_echo_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    checked: list[str] = []
+
+    def counting(resource: Json) -> None:
+        checked.append(str(resource.get("id")))
+        validate_whole_resource(resource)
+
+    monkeypatch.setattr("cds_service.fhir.facts.validate_whole_resource", counting)
+    cards_for("order-sign", ane_child(), [med_order(MP, 540, oid="right-dose")])
+    assert checked == []
+    cards_for("order-sign", ane_child(), [med_order(MP, 1200, oid="too-much")])
+    assert checked == ["too-much"]
 
 
 def test_one_dose_card_per_checked_order() -> None:
