@@ -8,7 +8,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from operator import attrgetter
+from typing import Any, TypeVar
 
 from cds_service.clinical.facts import (
     ConditionFact,
@@ -26,6 +27,7 @@ from cds_service.clinical.knowledge import Knowledge
 from cds_service.fhir.r4 import InvalidResource, validate_whole_resource
 
 Json = Mapping[str, Any]
+T = TypeVar("T", LabValue, SkippedValue)
 PARTIAL_DATE = re.compile(r"^(\d{4})(?:-(\d{2}))?(?:-(\d{2}))?$")
 DRUG_CLASSES: tuple[Drug, ...] = ("mp", "tcz", "tnf", "vasoactive")
 # Numbers outside this range are no clinical quantity (and would overflow dose arithmetic).
@@ -53,8 +55,8 @@ def build_facts(
         patient_id=patient_id,
         birth_date=_birth_date(patients[0]) if patients else None,
         birth_date_latest=_latest_birth_date(patients[0]) if patients else None,
-        labs={fact: tuple(sorted(v, key=_newest_first)) for fact, v in observed.values.items()},
-        skipped=tuple(sorted(observed.skipped, key=_newest_first)),
+        labs={fact: _newest_first(v) for fact, v in observed.values.items()},
+        skipped=_newest_first(observed.skipped),
         findings=tuple(observed.findings),
         conditions=tuple(_condition(c, knowledge) for c in by_type.get("Condition", [])),
         cultures=tuple(observed.cultures),
@@ -284,8 +286,11 @@ def _decimal(value: object) -> Decimal | None:
     return number
 
 
-def _newest_first(item: LabValue | SkippedValue) -> tuple[bool, float]:
-    return (item.at is None, -(item.at.timestamp() if item.at else 0.0))
+def _newest_first(items: Iterable[T]) -> tuple[T, ...]:
+    """Newest first, undated last; equal times keep their order (Python's sort is stable)."""
+    items = list(items)
+    dated = sorted((i for i in items if i.at is not None), key=attrgetter("at"), reverse=True)
+    return tuple(dated + [i for i in items if i.at is None])
 
 
 def _lab_value(
