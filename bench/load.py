@@ -1,7 +1,7 @@
 """`make load`: a bounded load test of the real service, with nothing lost and no error.
 
-20,000 calls (by default) at concurrency 16 against `ane-cds serve` (gunicorn, 2 workers x 4
-threads) on 127.0.0.1, mixing the three hooks and the feedback endpoint in equal shares. Every hook
+20,000 calls (by default) at concurrency 16 against `ane-cds serve` (gunicorn, default sizing)
+on 127.0.0.1, mixing the three hooks and the feedback endpoint in equal shares. Every hook
 call has its own hookInstance and full prefetch (the fixture patient with the most data); every
 feedback call reports two cards served by earlier hook calls, so that every item is new. It
 passes when no call failed (any status but 200, a transport error, a feedback answer not storing

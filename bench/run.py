@@ -30,6 +30,7 @@ from typing import Any
 
 import requests
 
+from cds_service.config import available_cpus, serve_settings_from_env
 from cds_service.fixtures import bundle_resources, patient_bundle, patient_manifest, shift_to
 from cds_service.sandbox.loader import load_patients
 from cds_service.sandbox.simulator import draft_order
@@ -73,7 +74,12 @@ def process(
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(timeout=15)
+            try:
+                proc.wait(timeout=35)  # gunicorn gives its workers 30 s to finish
+            except subprocess.TimeoutExpired:
+                print(f"{command[0]} did not stop on SIGTERM: killed", file=sys.stderr)
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=15)
 
 
 def wait_for(url: str, seconds: float = 30, **kwargs: Any) -> float:
@@ -216,18 +222,14 @@ def worker_rss_mb(master: int) -> list[float]:
 
 
 def service(port: int, env: dict[str, str]) -> list[str]:
-    return [
-        str(ANE_CDS),
-        "serve",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--workers",
-        "2",
-        "--threads",
-        "4",
-    ]
+    """`ane-cds serve` as deployed: gunicorn sized by its defaults (or CDS_WORKERS/CDS_THREADS)."""
+    return [str(ANE_CDS), "serve", "--host", "127.0.0.1", "--port", str(port)]
+
+
+def sizing() -> str:
+    """The gunicorn sizing `service` gets on this machine."""
+    served = serve_settings_from_env()
+    return f"{served.workers} workers x {served.threads} threads"
 
 
 def bench(quick: bool) -> list[str]:
@@ -237,8 +239,8 @@ def bench(quick: bool) -> list[str]:
     memory_requests = 400 if quick else 10_000
     lines = [
         f"Patient `{PATIENT}`: {sum(r['resourceType'] == 'Observation' for r in resources)}"
-        " Observations in prefetch. Server: `ane-cds serve` (gunicorn, 2 workers x 4 "
-        "threads) on 127.0.0.1; clients: Python threads on the same machine.",
+        f" Observations in prefetch. Server: `ane-cds serve` (gunicorn, {sizing()}, "
+        f"on {available_cpus()} CPUs) on 127.0.0.1; clients: Python threads on the same machine.",
         "",
     ]
     env = {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
 from collections.abc import Mapping
@@ -100,9 +101,11 @@ def _number(env: Mapping[str, str], name: str, default: float) -> float:
     return value
 
 
-def _count(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:
+def _count(
+    env: Mapping[str, str], name: str, default: int, minimum: int = 0, empty_is_unset: bool = False
+) -> int:
     raw = env.get(name)
-    if raw is None:
+    if raw is None or (empty_is_unset and raw == ""):
         return default
     if not raw.strip().isdecimal() or int(raw) < minimum:
         raise ConfigError(f"{name} must be a whole number of at least {minimum}")
@@ -173,23 +176,49 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> Settings:
     ).check()
 
 
+# Hooks are CPU-bound Python (one core per process: the GIL), waiting only for FHIR fetches.
+# Two processes per CPU with two threads each measured best in `make bench`: on 2 CPUs, 2
+# workers x 4 threads gave a lower throughput and about twice the p99 at 8 concurrent calls
+# (BENCHMARKS.md). A cap bounds the memory (about 70 MB per worker) on large machines.
+THREADS_PER_WORKER = 2
+MAX_DEFAULT_WORKERS = 16
+CGROUP_CPU_MAX = Path("/sys/fs/cgroup/cpu.max")
+
+
+def available_cpus(cpu_max: Path = CGROUP_CPU_MAX) -> int:
+    """CPUs this process may use: its CPU affinity, lowered by a cgroup v2 quota (docker --cpus)."""
+    cpus = len(os.sched_getaffinity(0))
+    try:
+        quota, period = cpu_max.read_text("ascii").split()
+        if quota != "max":
+            cpus = min(cpus, max(1, math.ceil(int(quota) / int(period))))
+    except (OSError, ValueError):
+        pass  # no cgroup v2 limit readable: the affinity decides
+    return cpus
+
+
 @dataclass(frozen=True)
 class ServeSettings:
     """How gunicorn serves: worker processes, threads per worker, and timeouts in seconds."""
 
-    workers: int = 2
-    threads: int = 4
+    workers: int
+    threads: int = THREADS_PER_WORKER
     timeout_s: int = 30
     graceful_timeout_s: int = 30
     keepalive_s: int = 5
 
 
-def serve_settings_from_env(env: Mapping[str, str] | None = None) -> ServeSettings:
-    """CDS_WORKERS, CDS_THREADS, CDS_TIMEOUT, CDS_GRACEFUL_TIMEOUT, CDS_KEEPALIVE (whole numbers)."""
+def serve_settings_from_env(
+    env: Mapping[str, str] | None = None, cpus: int | None = None
+) -> ServeSettings:
+    """CDS_WORKERS (default 2 per available CPU, at most 16), CDS_THREADS (2), CDS_TIMEOUT,
+    CDS_GRACEFUL_TIMEOUT, CDS_KEEPALIVE (whole numbers)."""
     env = os.environ if env is None else env
+    workers = min(2 * (cpus or available_cpus()), MAX_DEFAULT_WORKERS)
     return ServeSettings(
-        workers=_count(env, "CDS_WORKERS", 2, minimum=1),
-        threads=_count(env, "CDS_THREADS", 4, minimum=1),
+        # empty: the computed default (compose passes ${CDS_WORKERS:-} when none is chosen)
+        workers=_count(env, "CDS_WORKERS", workers, minimum=1, empty_is_unset=True),
+        threads=_count(env, "CDS_THREADS", THREADS_PER_WORKER, minimum=1, empty_is_unset=True),
         timeout_s=_count(env, "CDS_TIMEOUT", 30, minimum=1),
         graceful_timeout_s=_count(env, "CDS_GRACEFUL_TIMEOUT", 30, minimum=1),
         keepalive_s=_count(env, "CDS_KEEPALIVE", 5),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -9,7 +10,12 @@ import pytest
 from flask import Flask, request
 
 from cds_service import cli, create_app
-from cds_service.config import ConfigError, serve_settings_from_env, settings_from_env
+from cds_service.config import (
+    ConfigError,
+    available_cpus,
+    serve_settings_from_env,
+    settings_from_env,
+)
 from tests.builders import REFERENCE
 from tests.conftest import settings_for_tests
 
@@ -54,11 +60,32 @@ def test_trusted_proxies_setting(raw: str | None, expected: int | None) -> None:
 
 
 def test_serve_settings_default_and_from_env() -> None:
-    defaults = serve_settings_from_env({})
-    assert (defaults.workers, defaults.threads, defaults.timeout_s) == (2, 4, 30)
+    defaults = serve_settings_from_env({}, cpus=2)
+    assert (defaults.workers, defaults.threads, defaults.timeout_s) == (4, 2, 30)
+    assert serve_settings_from_env({}, cpus=64).workers == 16  # capped: memory
+    assert serve_settings_from_env({"CDS_WORKERS": "", "CDS_THREADS": ""}, cpus=1).workers == 2
     env = {"CDS_WORKERS": "3", "CDS_THREADS": "1", "CDS_TIMEOUT": "60", "CDS_KEEPALIVE": "0"}
     chosen = serve_settings_from_env(env)
     assert (chosen.workers, chosen.threads, chosen.timeout_s, chosen.keepalive_s) == (3, 1, 60, 0)
+
+
+@pytest.mark.parametrize(
+    ("cpu_max", "cpus"),
+    [
+        pytest.param("max 100000\n", None, id="no-quota-affinity-decides"),
+        pytest.param("150000 100000\n", 2, id="1.5-cpus-round-up"),
+        pytest.param("50000 100000\n", 1, id="half-a-cpu-is-one"),
+        pytest.param("garbage", None, id="unreadable-affinity-decides"),
+    ],
+)
+def test_available_cpus_follow_a_cgroup_quota(
+    tmp_path: Path, cpu_max: str, cpus: int | None
+) -> None:
+    path = tmp_path / "cpu.max"
+    path.write_text(cpu_max)
+    affinity = len(os.sched_getaffinity(0))
+    assert available_cpus(path) == (affinity if cpus is None else min(cpus, affinity))
+    assert available_cpus(tmp_path / "absent") == affinity
 
 
 @pytest.mark.parametrize("name", ["CDS_WORKERS", "CDS_THREADS", "CDS_TIMEOUT"])
