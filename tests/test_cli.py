@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from cds_service.cli import _Gunicorn, main
+from cds_service.cli import YOUNG_COLLECTION_EVERY, _Gunicorn, main
 from cds_service.fixtures import load_case, shift_times
 
 
@@ -77,10 +77,13 @@ def test_a_worker_freezes_what_it_built_at_start(
     monkeypatch.setenv("CDS_AUTH", "off")
     monkeypatch.setenv("CDS_DATA_DIR", str(tmp_path))
     gc.unfreeze()
+    thresholds = gc.get_threshold()
     try:
         app = _Gunicorn({"bind": "127.0.0.1:1"}).load()
         assert app.name == "cds_service"
         # modules, knowledge, FHIR and pydantic schemas: tens of thousands of long-lived objects
         assert gc.get_freeze_count() > 20_000
+        assert gc.get_threshold()[0] == YOUNG_COLLECTION_EVERY
     finally:
         gc.unfreeze()
+        gc.set_threshold(*thresholds)

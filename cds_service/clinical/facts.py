@@ -6,14 +6,17 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 Drug = Literal["mp", "tcz", "tnf", "vasoactive"]
 
 
-@dataclass(frozen=True)
-class LabValue:
-    """One usable Observation value in the fact's canonical unit."""
+class LabValue(NamedTuple):
+    """One usable Observation value in the fact's canonical unit.
+
+    A NamedTuple, not a frozen dataclass like the other facts: hundreds are built per hook
+    (time series), and a frozen dataclass costs twice as much to build. Immutable all the same.
+    """
 
     fact: str
     value: Decimal
