@@ -186,21 +186,20 @@ class AllergyIntolerance(TypedDict, total=False):
 
 
 SHAPES: tuple[type, ...] = (Patient, Observation, Condition, MedicationRequest, AllergyIntolerance)
-NARROW: dict[str, TypeAdapter[Any]] = {shape.__name__: TypeAdapter(shape) for shape in SHAPES}
-# Resource types the rules read; anything else in the data is refused or ignored by the caller.
-READ_TYPES = frozenset(NARROW)
-# The same shapes for a list of resources of one type: one call into pydantic for a whole Bundle
-# instead of one per resource (per-call overhead was a fifth of validation for 233 Observations).
+# Validators of a list of resources of one type: one call into pydantic for a whole Bundle
+# (one call per resource spent a fifth of validation on call overhead for 233 Observations).
 NARROW_LISTS: dict[str, TypeAdapter[Any]] = {
     shape.__name__: TypeAdapter(list[shape])  # type: ignore[valid-type]
     for shape in SHAPES
 }
+# Resource types the rules read; anything else in the data is refused or ignored by the caller.
+READ_TYPES = frozenset(NARROW_LISTS)
 
 
 class InvalidResource(Exception):
     """A resource is not valid FHIR R4; `paths` name the offending elements (never values).
 
-    `position`: which resource of a list validated at once (narrow); 0 for a single one.
+    `position`: which resource of the list given to narrow; 0 for validate_whole_resource.
     """
 
     def __init__(self, resource_type: str, paths: list[str], position: int = 0) -> None:
@@ -210,23 +209,10 @@ class InvalidResource(Exception):
         self.position = position
 
 
-def validate_resource(resource: Mapping[str, Any]) -> None:
-    """Check the elements the rules read of one resource; raise InvalidResource if any is wrong."""
-    resource_type = str(resource.get("resourceType", ""))
-    adapter = NARROW.get(resource_type)
-    if adapter is None:
-        raise InvalidResource(resource_type or "resource", ["resourceType"])
-    try:
-        adapter.validate_python(resource)
-    except ValidationError as error:
-        raise InvalidResource(resource_type, _paths(error)) from None
-    _check_medication(resource_type, resource)
-
-
 def narrow(resources: Sequence[Mapping[str, Any]], resource_type: str) -> list[dict[str, Any]]:
     """Many resources of one type, validated at once, as the rules may read them.
 
-    The same checks as validate_resource (each resource's resourceType included). What comes
+    Every element the rules read is checked, each resource's resourceType included. What comes
     back holds only the validated elements, so the normaliser cannot read anything unchecked.
     Raises InvalidResource with the position of the first invalid resource.
     """

@@ -21,12 +21,13 @@ from hypothesis import strategies as st
 from cds_service.clinical.engine import evaluate
 from cds_service.clinical.knowledge import default_knowledge
 from cds_service.fhir.facts import build_facts
-from cds_service.fhir.r4 import InvalidResource, validate_resource, validate_whole_resource
+from cds_service.fhir.r4 import InvalidResource, validate_whole_resource
 from cds_service.protocol.cards import response_body
 from cds_service.protocol.render import render_cards
 from tests.builders import LOINC, PATIENT_ID, REFERENCE, RXNORM, SNOMED, UCUM
 from tests.robustness.contract import Contract
 from tests.shapes import assert_cds_response
+from tests.unit.test_r4_validation import validate_resource
 
 K = default_knowledge()
 CONTRACT = Contract()
