@@ -16,13 +16,14 @@ from typing import Annotated, Any, Literal, NotRequired, Required
 from fhir.resources.R4B import get_fhir_model_class
 from pydantic import (
     Field,
-    PlainValidator,
+    GetPydanticSchema,
     StrictBool,
     StrictInt,
     StrictStr,
     TypeAdapter,
     ValidationError,
 )
+from pydantic_core import core_schema
 from typing_extensions import TypedDict
 
 # FHIR R4 primitive formats (https://hl7.org/fhir/R4/datatypes.html)
@@ -41,14 +42,17 @@ FhirCode = Annotated[StrictStr, Field(pattern=r"^[^\s]+(\s[^\s]+)*$")]
 FhirString = Annotated[StrictStr, Field(min_length=1)]
 
 
-def _json_number(value: object) -> int | float:
-    """A FHIR decimal in JSON is a number, never a string or a boolean."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValueError("must be a JSON number")
-    return value
-
-
-FhirDecimal = Annotated[Any, PlainValidator(_json_number)]
+# A FHIR decimal in JSON is a number, never a string or a boolean; kept as given (int or float).
+# Checked inside pydantic-core: a Python validator here cost a third of validating Observations.
+JSON_NUMBER = core_schema.custom_error_schema(
+    core_schema.union_schema(
+        [core_schema.int_schema(strict=True), core_schema.float_schema(strict=True)],
+        mode="left_to_right",
+    ),
+    custom_error_type="json_number",
+    custom_error_message="must be a JSON number",
+)
+FhirDecimal = Annotated[Any, GetPydanticSchema(lambda _type, _handler: JSON_NUMBER)]
 PositiveInt = Annotated[StrictInt, Field(gt=0)]
 UnsignedInt = Annotated[StrictInt, Field(ge=0)]
 
