@@ -205,17 +205,22 @@ def _merge(runs: list[Run]) -> Run:
     return Run([x for r in runs for x in r.latencies_ms], sum(r.seconds for r in runs))
 
 
-def worker_rss_mb(master: int) -> list[float]:
-    """Resident memory of each gunicorn worker (children of the master), in MB."""
+def worker_rss_by_pid(master: int) -> dict[int, float]:
+    """Resident memory of each gunicorn worker (children of the master), in MB, by pid."""
     children = subprocess.run(
         ["ps", "-o", "pid=", "--ppid", str(master)], capture_output=True, text=True, check=False
     ).stdout.split()
-    sizes = []
+    sizes = {}
     for pid in children:
         status = Path(f"/proc/{pid}/status").read_text()
         kb = next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:"))
-        sizes.append(kb / 1024)
-    return sorted(sizes)
+        sizes[int(pid)] = kb / 1024
+    return sizes
+
+
+def worker_rss_mb(master: int) -> list[float]:
+    """Resident memory of each gunicorn worker, in MB, smallest first."""
+    return sorted(worker_rss_by_pid(master).values())
 
 
 # ---------------------------------------------------------------- the benchmark
@@ -285,16 +290,16 @@ def bench(quick: bool) -> list[str]:
                     f"{h.pct(99) / f.pct(99):.2f} |"
                 )
         # Two halves: a leak grows in both; a one-off (a cache filling, the allocator) does not.
-        rss = [worker_rss_mb(server.pid)]
+        rss = [worker_rss_by_pid(server.pid)]
         for _ in range(2):
             for hook, payload in payloads.items():
                 measure(f"{base}/cds-services/ane-{hook}", payload, memory_requests // 6, 8)
-            rss.append(worker_rss_mb(server.pid))
+            rss.append(worker_rss_by_pid(server.pid))
     lines += [
         "",
         f"Cold start (process start to first hook answer): "
         f"{', '.join(f'{c:.2f}' for c in cold)} s.",
-        f"Resident memory per worker: {_mb(rss[0])} MB after warm-up, {_mb(rss[1])} MB after "
+        f"Resident memory per worker (in pid order): {_mb(rss[0])} MB after warm-up, {_mb(rss[1])} MB after "
         f"{memory_requests // 2:,} more requests, {_mb(rss[2])} MB after {memory_requests:,} "
         f"(largest growth {_growth(rss[0], rss[1]):+.1f} MB in the first half, "
         f"{_growth(rss[1], rss[2]):+.1f} MB in the second).",
@@ -303,12 +308,14 @@ def bench(quick: bool) -> list[str]:
     return lines
 
 
-def _mb(sizes: list[float]) -> str:
-    return ", ".join(f"{m:.1f}" for m in sizes)
+def _mb(sizes: dict[int, float]) -> str:
+    """Sizes in worker pid order, so that the readings line up worker by worker."""
+    return ", ".join(f"{sizes[pid]:.1f}" for pid in sorted(sizes))
 
 
-def _growth(before: list[float], after: list[float]) -> float:
-    return max(a - b for a, b in zip(after, before, strict=False))
+def _growth(before: dict[int, float], after: dict[int, float]) -> float:
+    """The largest growth of one worker between two readings."""
+    return max(after[pid] - before[pid] for pid in before if pid in after)
 
 
 def fetch_path(resources: list[dict[str, Any]], quick: bool) -> list[str]:
