@@ -225,25 +225,28 @@ def narrow(resources: Sequence[Mapping[str, Any]], resource_type: str) -> list[d
         if resources:
             raise InvalidResource(resource_type or "resource", ["resourceType"])
         return []
+    # The first resource without its one medication[x] (MedicationRequest only): the shapes
+    # cannot say "exactly one of two", so it is checked here, in the same order.
+    no_medication = next(
+        (i for i, r in enumerate(resources) if not _medication_ok(resource_type, r)), None
+    )
+    last = None if no_medication is None else no_medication + 1
     try:
-        checked: list[dict[str, Any]] = adapter.validate_python(resources)
+        checked: list[dict[str, Any]] = adapter.validate_python(resources[:last])
     except ValidationError as error:
         first = min(int(item["loc"][0]) for item in error.errors())
         raise InvalidResource(resource_type, _paths(error, at=first), first) from None
-    for position, resource in enumerate(resources if resource_type == "MedicationRequest" else ()):
-        try:
-            _check_medication(resource_type, resource)
-        except InvalidResource as invalid:
-            raise InvalidResource(resource_type, invalid.paths, position) from None
+    if no_medication is not None:
+        raise InvalidResource(resource_type, ["medication[x]"], no_medication)
     return checked
 
 
-def _check_medication(resource_type: str, resource: Mapping[str, Any]) -> None:
+def _medication_ok(resource_type: str, resource: Mapping[str, Any]) -> bool:
     """MedicationRequest.medication[x] is required (exactly one of its two forms)."""
-    if resource_type == "MedicationRequest":
-        forms = [k for k in ("medicationCodeableConcept", "medicationReference") if k in resource]
-        if len(forms) != 1:
-            raise InvalidResource(resource_type, ["medication[x]"])
+    if resource_type != "MedicationRequest":
+        return True
+    forms = [k for k in ("medicationCodeableConcept", "medicationReference") if k in resource]
+    return len(forms) == 1
 
 
 def validate_whole_resource(resource: Mapping[str, Any]) -> None:

@@ -100,6 +100,22 @@ def test_a_list_is_validated_like_each_of_its_resources(
     assert (listed.value.position, listed.value.paths) == (2, single.value.paths)
 
 
+def test_in_a_list_the_first_invalid_order_is_reported_whatever_its_fault() -> None:
+    no_medication = {
+        k: v for k, v in med_order("6902", 500).items() if k != "medicationCodeableConcept"
+    }
+    bad_frequency = med_order("6902", 500, frequency=0)
+    valid = med_order("6902", 500)
+    for orders, position, path in [
+        ([valid, no_medication, valid, bad_frequency], 1, "medication[x]"),
+        ([valid, bad_frequency, valid, no_medication], 1, "dosageInstruction[0].timing"),
+    ]:
+        with pytest.raises(InvalidResource) as raised:
+            narrow(orders, "MedicationRequest")
+        assert raised.value.position == position
+        assert any(p.startswith(path) for p in raised.value.paths)
+
+
 def test_the_rules_get_only_the_elements_that_were_validated() -> None:
     observation = _obs(note=[{"text": "free text"}], extension=[{"url": "x"}])
     observation["code"]["coding"][0]["userSelected"] = "not read, not checked"
