@@ -94,7 +94,8 @@ def why_no_update(order: MedicationOrder) -> str | None:
 def updated_order(
     order: MedicationOrder, dose_mg: int, text: str, knowledge: Knowledge
 ) -> dict[str, Any] | None:
-    """The whole draft order with only its dose and dosage text changed; None if not one dosage."""
+    """The whole draft order with only its dose and dosage text changed; None when
+    why_no_update gives a reason it cannot be sent back."""
     if why_no_update(order) is not None:
         return None
     resource = copy.deepcopy(dict(order.raw))

@@ -33,6 +33,8 @@ class ThreadConnections(Generic[C]):
         self._lock = threading.Lock()
         self._local = threading.local()
         self._open: list[tuple[threading.Thread, C]] = []
+        # A forked child's copies of its parent's connections, only held: dropped, the garbage
+        # collector would close them, and closing a copy can disturb the parent's connection.
         self._inherited: list[tuple[threading.Thread, C]] = []
         self._pid = os.getpid()
 

@@ -3,9 +3,10 @@
 Each thread of each worker keeps its own connections (feedback/connections.py): opening one per
 call cost more than the served-card insert itself. A write takes the database's write lock at
 BEGIN IMMEDIATE and waits up to BUSY_TIMEOUT_S for it, so concurrent writers queue rather than
-fail; a connection whose transaction failed is closed and replaced. Feedback items commit with synchronous=FULL (a
-committed item survives a power cut); served-card records, written on every hook answer, commit
-with synchronous=NORMAL (in WAL mode they survive a process crash, and skip a disk sync per hook).
+fail; a connection whose transaction failed is closed and replaced. Feedback items commit with
+synchronous=FULL (a committed item survives a power cut); served-card records, written on every
+hook answer, commit with synchronous=NORMAL (in WAL mode they survive a process crash, and skip
+a disk sync per hook).
 """
 
 from __future__ import annotations

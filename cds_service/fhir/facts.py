@@ -213,13 +213,10 @@ def _readings(knowledge: Knowledge) -> dict[tuple[object, object], Reading]:
 
 
 def _reading_of(observation: Json, index: ObservationIndex) -> Reading | None:
-    concept = observation.get("code")
-    if isinstance(concept, dict):  # decoded JSON: dict, not the slower Mapping check
-        for coding in concept.get("coding") or ():
-            if isinstance(coding, dict):
-                reading = index.readings.get((coding.get("system"), coding.get("code")))
-                if reading is not None:
-                    return reading
+    for coding in _codings(observation.get("code")):
+        reading = index.readings.get((coding.get("system"), coding.get("code")))
+        if reading is not None:
+            return reading
     return None
 
 
